@@ -1,0 +1,1 @@
+"""benchmarks: rate-distortion and downstream-task benchmarks over real codec files."""

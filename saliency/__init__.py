@@ -1,0 +1,1 @@
+"""saliency: where people look. Learned and classic saliency models behind one interface."""
