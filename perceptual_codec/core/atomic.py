@@ -177,7 +177,9 @@ def atomic_write_text(
         f.write(text)
 
 
-def check_not_same_file(input_path: PathLike, output_path: PathLike, *, allow: bool = False) -> None:
+def check_not_same_file(
+    input_path: PathLike, output_path: PathLike, *, allow: bool = False
+) -> None:
     """Refuse an output that is the input file itself (same inode, link or spelling).
 
     Commands call this before writing so that ``pcodec decompress a.png -o a.png`` cannot
