@@ -17,7 +17,7 @@ METRICS: dict[str, dict] = {
         "images (see twoafc/MODEL_CARD_lpips_comp.md)",
         "trunk": "alexnet",
         "file": "lpips_comp.pt",
-        "sha256": None,  # TODO set after training
+        "sha256": "fd60f388d8523be2ca605aaa091192b80f20e9bad1b75adabff8747455e02f20",
     },
     "lpips-alex": {
         "description": "LPIPS v0.1, AlexNet trunk, released lin layers (Zhang et al. 2018)",
