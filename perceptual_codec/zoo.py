@@ -38,7 +38,7 @@ MODELS: dict[str, ZooEntry] = {
     "sal-mshp": ZooEntry(
         architecture="sal-mshp",
         filename="sal_mshp.pt",
-        sha256="",
+        sha256="47b5dcd2835db6c0ae0eff4cdb1c6080a57b8f4c2550dd1d0b2e0bd7e960d10e",
         qualities=5,
         default_quality=3,
         description="saliency-conditioned mean-scale hyperprior (default), 5 qualities",
@@ -46,7 +46,7 @@ MODELS: dict[str, ZooEntry] = {
     "mse-mshp": ZooEntry(
         architecture="sal-mshp",
         filename="mse_mshp.pt",
-        sha256="",
+        sha256="a311ac1f7ce148f5e3670d2c921436260cdaafb314c8ebddbb504cc8b33f490e",
         qualities=5,
         default_quality=3,
         description="ablation: same network without saliency, plain MSE loss",
@@ -158,15 +158,41 @@ def load_model(name: str = DEFAULT_MODEL, quality: int | None = None) -> torch.n
     return _load_cached(name, str(path))
 
 
-def export_checkpoint(checkpoint: str | os.PathLike[str], output: str | os.PathLike[str],
-                      fp16: bool = True) -> dict:
-    """Lightning checkpoint -> small weights file (float16 + CDF tables), written atomically.
+def save_weights(model: torch.nn.Module, output: str | os.PathLike[str], fp16: bool = True,
+                 meta: dict | None = None) -> dict:
+    """Write a model to a small weights file (float16 + CDF tables), atomically.
 
     The parameters are rounded to float16 *before* the entropy tables are rebuilt, so the
     stored tables belong exactly to the stored weights.
     """
-    from perceptual_codec.core.atomic import atomic_open
     from perceptual_codec.core.assets import file_sha256
+    from perceptual_codec.core.atomic import atomic_open
+
+    if fp16:
+        with torch.no_grad():
+            for p in model.parameters():
+                p.copy_(p.half().float())
+    model.update(force=True)
+    sd = model.state_dict()
+    if fp16:  # parameters only: buffers hold bounds like 1e-9 that float16 would zero
+        params = {name for name, _ in model.named_parameters()}
+        sd = {k: (v.half() if k in params else v) for k, v in sd.items()}
+    blob = {
+        "format": WEIGHTS_FORMAT,
+        "version": 1,
+        "config": model.config(),
+        "state_dict": sd,
+        "meta": {"fp16": fp16, **(meta or {})},
+    }
+    with atomic_open(output, "wb") as f:
+        torch.save(blob, f)
+    return {"bytes": Path(output).stat().st_size, "sha256": file_sha256(output)}
+
+
+def export_checkpoint(checkpoint: str | os.PathLike[str], output: str | os.PathLike[str],
+                      fp16: bool = True) -> dict:
+    """Lightning checkpoint of :class:`~perceptual_codec.lightning_codec.LitCodec` -> weights
+    file (see :func:`save_weights`)."""
     from perceptual_codec.models import build_model
 
     ckpt = torch.load(checkpoint, map_location="cpu", weights_only=True)
@@ -177,22 +203,5 @@ def export_checkpoint(checkpoint: str | os.PathLike[str], output: str | os.PathL
     prefix = "model."
     state = {k[len(prefix):]: v for k, v in ckpt["state_dict"].items() if k.startswith(prefix)}
     model.load_state_dict(state)
-    if fp16:
-        with torch.no_grad():
-            for p in model.parameters():
-                p.copy_(p.half().float())
-    model.update(force=True)
-    sd = model.state_dict()
-    if fp16:
-        sd = {k: (v.half() if v.is_floating_point() and not k.endswith("scale_table") else v)
-              for k, v in sd.items()}
-    blob = {
-        "format": WEIGHTS_FORMAT,
-        "version": 1,
-        "config": config,
-        "state_dict": sd,
-        "meta": {"global_step": int(ckpt.get("global_step", 0)), "fp16": fp16},
-    }
-    with atomic_open(output, "wb") as f:
-        torch.save(blob, f)
-    return {"bytes": Path(output).stat().st_size, "sha256": file_sha256(output)}
+    return save_weights(model, output, fp16=fp16,
+                        meta={"global_step": int(ckpt.get("global_step", 0))})

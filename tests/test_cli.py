@@ -49,7 +49,9 @@ def test_unknown_command_is_a_clear_error(capsys):
 
 def test_models_command_runs(capsys):
     assert main(["models"]) == 0
-    assert capsys.readouterr().out.strip()
+    out = capsys.readouterr().out
+    for name in ("alexnet", "vgg16", "efficientnet-lite0", "lpips-comp", "saliency"):
+        assert name in out
 
 
 @pytest.mark.parametrize("group", ["train", "eval", "bench", "twoafc"])
