@@ -1,0 +1,178 @@
+"""Lightning training of the codec: the loss goes down; DDP on 2 CPU processes runs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import pytorch_lightning as pl
+import torch
+from PIL import Image
+from skimage import data as skdata
+
+from perceptual_codec.data import ImageFolderDataModule
+from perceptual_codec.lightning_codec import LitCodec
+from perceptual_codec.losses import RateDistortionLoss, msssim_per_image, saliency_weights
+from perceptual_codec.models import SaliencyMeanScaleHyperprior
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def image_dir(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("imgs")
+    for name in ("astronaut", "coffee", "chelsea", "rocket"):
+        Image.fromarray(getattr(skdata, name)()).save(d / f"{name}.png")
+    return d
+
+
+def test_datamodule_batches(image_dir):
+    dm = ImageFolderDataModule(str(image_dir), crop_size=64, batch_size=2, num_workers=0,
+                               saliency="classic", val_fraction=0.3)
+    dm.setup()
+    assert len(dm.train_set) + len(dm.val_set) == 4 and len(dm.train_set) >= 1
+    batch = next(iter(dm.train_dataloader()))
+    assert batch["image"].shape == (2, 3, 64, 64) and batch["saliency"].shape == (2, 1, 64, 64)
+    assert 0 <= batch["saliency"].min() and batch["saliency"].max() <= 1
+
+
+def test_loss_terms_and_weighting():
+    torch.manual_seed(0)
+    x = torch.rand(2, 3, 64, 64)
+    s = torch.zeros(2, 1, 64, 64)
+    s[:, :, :32] = 1
+    w = saliency_weights(s, x.shape, k=3.0)
+    assert torch.allclose(w.mean(dim=(1, 2, 3)), torch.ones(2))
+    assert w[:, :, :32].mean() > w[:, :, 32:].mean()
+    assert saliency_weights(None, x.shape, 3.0) is None
+    # error only in the salient half costs more with weighting than without
+    x_hat = x.clone()
+    x_hat[:, :, :32] += 0.1
+    out = {"x_hat": x_hat, "likelihoods": {"y": torch.full((2, 4, 4, 4), 0.5)}}
+    q = torch.tensor([1, 1])
+    plain = RateDistortionLoss(lmbdas=[0.01])(out, x, q, s)
+    weighted = RateDistortionLoss(lmbdas=[0.01], saliency_k=3.0)(out, x, q, s)
+    assert weighted["wmse"] > plain["wmse"] * 1.5
+    assert torch.isclose(plain["bpp"], torch.tensor(64 * 1.0 / (64 * 64)))
+    assert msssim_per_image(x, x).allclose(torch.ones(2))
+    spatial = RateDistortionLoss(lmbdas=[0.01], lpips_weight=1.0,
+                                 metric=_AbsMap())(out, x, q, s)
+    assert spatial["lpips"] > 0
+
+
+class _AbsMap(torch.nn.Module):
+    """A stand-in spatial metric (mean absolute difference map)."""
+
+    def forward(self, a, b):
+        return (a - b).abs().mean(dim=1, keepdim=True)
+
+
+def _fixed_batch(image_dir) -> dict:
+    dm = ImageFolderDataModule(str(image_dir), crop_size=64, batch_size=4, num_workers=0,
+                               saliency="classic", val_fraction=0.0)
+    dm.setup()
+    return {k: torch.stack([dm.val_set.__class__(dm.train_set.files, 64, False,
+                                                  "classic")[i][k] for i in range(4)])
+            for k in ("image", "saliency")}
+
+
+def _eval_loss(lit: LitCodec, batch: dict) -> float:
+    lit.eval()
+    with torch.no_grad():
+        q = torch.tensor([1, 2, 3, 2])
+        out = lit.model(batch["image"], batch["saliency"], q)
+        return float(lit.loss(out, batch["image"], q, batch["saliency"])["loss"])
+
+
+def test_short_training_lowers_loss(image_dir, tmp_path):
+    pl.seed_everything(0)
+    model = SaliencyMeanScaleHyperprior(N=16, M=24, num_qualities=3)
+    loss = RateDistortionLoss(lmbdas=[0.005, 0.01, 0.02], msssim_weight=100.0, saliency_k=2.0)
+    lit = LitCodec(model, loss, lr=3e-3, saliency_dropout=0.2)
+    dm = ImageFolderDataModule(str(image_dir), crop_size=64, batch_size=4, num_workers=0,
+                               saliency="classic", val_fraction=0.0)
+    batch = _fixed_batch(image_dir)
+    before = _eval_loss(lit, batch)
+    lit.train()  # Lightning keeps module modes as it finds them
+    trainer = pl.Trainer(max_steps=40, accelerator="cpu", devices=1, logger=False,
+                         enable_checkpointing=False, enable_progress_bar=False,
+                         enable_model_summary=False, limit_val_batches=0,
+                         default_root_dir=str(tmp_path))
+    trainer.fit(lit, datamodule=dm)
+    assert trainer.global_step == 40  # one step per batch despite two optimisers
+    after = _eval_loss(lit, batch)
+    assert after < 0.8 * before, (before, after)
+
+
+def _tiny_config(tmp_path: Path, image_dir: Path) -> Path:
+    cfg = tmp_path / "tiny.yaml"
+    cfg.write_text(f"""
+seed_everything: 0
+trainer:
+  accelerator: cpu
+  max_steps: 3
+  limit_val_batches: 1
+  check_val_every_n_epoch: 1
+  enable_model_summary: false
+model:
+  model:
+    class_path: perceptual_codec.models.SaliencyMeanScaleHyperprior
+    init_args: {{N: 8, M: 12, num_qualities: 2}}
+  loss:
+    class_path: perceptual_codec.losses.RateDistortionLoss
+    init_args: {{lmbdas: [0.01, 0.02], saliency_k: 2.0}}
+  lr: 1.0e-3
+data:
+  train_dirs: {image_dir}
+  crop_size: 64
+  batch_size: 2
+  num_workers: 0
+  val_fraction: 0.3
+  saliency: classic
+""")
+    return cfg
+
+
+def _run_cli(args: list[str], timeout: int) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", "OMP_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, "-m", "perceptual_codec.commands.train_codec", *args],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.mark.slow
+def test_cli_fit_resume_and_export(image_dir, tmp_path):
+    cfg = _tiny_config(tmp_path, image_dir)
+    run = tmp_path / "run"
+    common = ["fit", "--config", str(cfg), "--run_dir", str(run), "--ckpt_path", "last",
+              "--ckpt_every", "1"]
+    r = _run_cli(common, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert (run / "checkpoints" / "last.ckpt").is_file()
+    r = _run_cli([*common, "--trainer.max_steps", "5"], timeout=300)  # resumes at step 3
+    assert r.returncode == 0, r.stderr[-3000:]
+    ckpt = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)
+    assert ckpt["global_step"] == 5
+    from perceptual_codec import api, zoo
+    from perceptual_codec.commands.train_codec import main as train_main
+
+    assert train_main(["export", str(run / "checkpoints" / "last.ckpt"), "-o",
+                       str(tmp_path / "w.pt")]) == 0
+
+    m = zoo.load_weights_file(tmp_path / "w.pt")
+    img = np.ascontiguousarray(skdata.coffee()[:64, :96])
+    assert api.decompress(api.compress(img, model=m, quality=2), model=m).shape == img.shape
+
+
+@pytest.mark.slow
+def test_ddp_two_cpu_processes(image_dir, tmp_path):
+    cfg = _tiny_config(tmp_path, image_dir)
+    r = _run_cli(["fit", "--config", str(cfg), "--run_dir", str(tmp_path / "ddp"),
+                  "--trainer.strategy", "ddp", "--trainer.devices", "2",
+                  "--trainer.max_steps", "2"], timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    ckpt = torch.load(tmp_path / "ddp" / "checkpoints" / "last.ckpt", weights_only=True)
+    assert ckpt["global_step"] == 2
