@@ -25,7 +25,7 @@ RUNS = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("runs", nargs="?", type=Path, default=Path("/work/runs/sandwich"))
+    p.add_argument("runs", nargs="?", type=Path, default=Path("../runs/sandwich"))
     args = p.parse_args(argv)
     for name, run in RUNS.items():
         src = args.runs / run / "export.pt"
