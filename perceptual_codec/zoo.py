@@ -38,7 +38,7 @@ MODELS: dict[str, ZooEntry] = {
     "sal-mshp": ZooEntry(
         architecture="sal-mshp",
         filename="sal_mshp.pt",
-        sha256="47b5dcd2835db6c0ae0eff4cdb1c6080a57b8f4c2550dd1d0b2e0bd7e960d10e",
+        sha256="0e70a42ec599f6fde5f76a5b8108199d865606f7e0f72edd94b7365cba6a7051",
         qualities=5,
         default_quality=3,
         description="saliency-conditioned mean-scale hyperprior (default), 5 qualities",
@@ -46,7 +46,7 @@ MODELS: dict[str, ZooEntry] = {
     "mse-mshp": ZooEntry(
         architecture="sal-mshp",
         filename="mse_mshp.pt",
-        sha256="a311ac1f7ce148f5e3670d2c921436260cdaafb314c8ebddbb504cc8b33f490e",
+        sha256="e7ea524cc84d68660a5d17c57df912183b96770193c3a6dd4ecf3c6e463bcd8a",
         qualities=5,
         default_quality=3,
         description="ablation: same network without saliency, plain MSE loss",

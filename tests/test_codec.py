@@ -119,7 +119,8 @@ def test_quality_out_of_range(model):
 def test_weights_file_fp16_round_trip(tmp_path):
     m = tiny_model()
     info = zoo.save_weights(m, tmp_path / "w.pt")
-    assert info["bytes"] < 2_000_000 and len(info["sha256"]) == 64
+    # small: fp16 parameters; most of the file is the 256-level entropy tables
+    assert info["bytes"] < 5_000_000 and len(info["sha256"]) == 64
     loaded = zoo.load_weights_file(tmp_path / "w.pt")
     img = skdata.rocket()[:128, :128]
     data = api.compress(img, model=loaded, quality=3, saliency="none")

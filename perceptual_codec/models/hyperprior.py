@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from compressai.entropy_models import EntropyBottleneck, GaussianConditional
 from compressai.layers import GDN
 from compressai.models import CompressionModel
+from compressai.models.base import get_scale_table
 from compressai.models.utils import conv, deconv
 from compressai.ops import quantize_ste
 from torch import Tensor, nn
@@ -35,6 +36,11 @@ from torch import Tensor, nn
 from .registry import register_model
 
 QualityArg = int | Tensor
+
+# CompressAI's default 64-level scale table rounds each scale up by up to 13%, which cost
+# 2.5-4.6% of real file size over the estimated rate on Kodak-like images; 256 levels
+# (up to 3%) brings the gap to about 1% (measured on skimage's astronaut, qualities 1-5).
+SCALE_TABLE_LEVELS = 256
 
 
 class SaliencyModulation(nn.Module):
@@ -147,6 +153,14 @@ class SaliencyMeanScaleHyperprior(CompressionModel):
             "kwargs": {"N": self.N, "M": self.M, "num_qualities": self.num_qualities,
                        "conditioned": self.conditioned},
         }
+
+    def update(self, scale_table: Tensor | None = None, force: bool = False,
+               update_quantiles: bool = False) -> bool:
+        """Rebuild the entropy tables, with a finer scale table than CompressAI's default."""
+        if scale_table is None:
+            scale_table = get_scale_table(levels=SCALE_TABLE_LEVELS)
+        return super().update(scale_table=scale_table, force=force,
+                              update_quantiles=update_quantiles)
 
     @property
     def downsampling_factor(self) -> int:
