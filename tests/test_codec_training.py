@@ -152,10 +152,17 @@ def test_cli_fit_resume_and_export(image_dir, tmp_path):
     r = _run_cli(common, timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
     assert (run / "checkpoints" / "last.ckpt").is_file()
-    r = _run_cli([*common, "--trainer.max_steps", "5"], timeout=300)  # resumes at step 3
+    # Resume with another --ckpt_every (and the run dir named relative to the repo): Lightning
+    # then drops the callback's saved state, and must still overwrite last.ckpt, not start a
+    # versioned last-v1.ckpt beside a stale one.
+    resumed = [*common, "--trainer.max_steps", "6"]
+    resumed[resumed.index(str(run))] = os.path.relpath(run, REPO)
+    resumed[resumed.index("--ckpt_every") + 1] = "2"
+    r = _run_cli(resumed, timeout=300)  # resumes at step 3
     assert r.returncode == 0, r.stderr[-3000:]
     ckpt = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)
-    assert ckpt["global_step"] == 5
+    assert ckpt["global_step"] == 6
+    assert not list((run / "checkpoints").glob("last-v*.ckpt"))
     from perceptual_codec import api, zoo
     from perceptual_codec.commands.train_codec import main as train_main
 

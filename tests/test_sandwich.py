@@ -250,3 +250,28 @@ def test_post_only_recipe_trains_post_on_real_decodes():
     # at initialisation the loss is plain JPEG's distortion (+ lambda * its real rate)
     plain = _plain_jpeg(_crops()[0][:48, :48], 10).astype(np.float64) / 255
     assert float(logs["distortion"]) == pytest.approx(np.mean((plain - x[0].permute(1, 2, 0).numpy()) ** 2), rel=1e-4)
+
+
+def test_normalized_levels_weigh_each_level_by_its_relative_gain():
+    from perceptual_codec.sandwich.lightning import LitSandwich
+    from perceptual_codec.sandwich.losses import MSEDistortion
+
+    lit = LitSandwich(JpegProxy(qualities=(10, 75)), MSEDistortion(), pre_channels=(4, 8),
+                      post_channels=(4, 8), train_pre=False, normalize_levels=True)
+    x = uint8_to_tensor(_crops()[0][:48, :48])[None]
+    assert not bool(lit.lambda_ready)
+    lit.on_train_batch_start(x, 0)  # measures the plain codec's slopes and distortions
+    assert bool(lit.lambda_ready)
+    d_plain = lit.plain_distortion
+    assert d_plain[0] > 2 * d_plain[1] > 0  # q10 is far worse than q75
+    for level in (0, 1):
+        logs = lit._step(x, None, level)
+        # bypass at init: the distortion is the plain codec's, so the normalised loss is
+        # 1 + lambda * bpp / D_plain at every level, whatever the level's absolute MSE
+        expect = 1 + float(lit.rd_lambda[level] * logs["bpp"] / d_plain[level])
+        assert float(logs["loss"]) == pytest.approx(expect, rel=1e-3)
+    # a checkpoint from before the buffer existed loads, and re-measures on the next batch
+    state = {"state_dict": {k: v for k, v in lit.state_dict().items() if k != "plain_distortion"}}
+    lit.on_load_checkpoint(state)
+    lit.load_state_dict(state["state_dict"])
+    assert not bool(lit.lambda_ready)

@@ -61,7 +61,9 @@ def _cli(argv: Sequence[str], prog: str):
                 torch.set_num_threads(threads)
 
         def instantiate_trainer(self, **kwargs):
-            run_dir = Path(self._get(self.config, "run_dir"))
+            # Absolute, so a resume from another working directory still matches the
+            # checkpoint's recorded dirpath (a mismatch made Lightning write ``last-v1.ckpt``).
+            run_dir = Path(self._get(self.config, "run_dir")).resolve()
             trainer_cfg = self._get(self.config_init, "trainer", default={})
             callbacks = list(trainer_cfg.get("callbacks") or [])
             callbacks.append(
@@ -72,6 +74,9 @@ def _cli(argv: Sequence[str], prog: str):
                     every_n_train_steps=self._get(self.config, "ckpt_every"),
                     save_top_k=-1,
                     save_last=True,
+                    # Names are unique per step; ``last.ckpt`` must be overwritten, never
+                    # versioned, or ``--ckpt_path last`` could pick a stale file.
+                    enable_version_counter=False,
                 )
             )
             kwargs.update(default_root_dir=str(run_dir), callbacks=callbacks,

@@ -72,6 +72,7 @@ def main(argv: Sequence[str], prog: str = "pcodec train sandwich") -> int:
         if not ckpt:
             raise UserFacingError("--export-only needs a checkpoint (none found by --resume)")
         state = torch.load(ckpt, map_location="cpu", weights_only=True)
+        cli.model.on_load_checkpoint(state)  # upgrades checkpoints of older versions
         cli.model.load_state_dict(state["state_dict"])
         step = int(state.get("global_step", 0))
     else:

@@ -14,6 +14,7 @@ import random
 
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.utilities.rank_zero import rank_zero_info
 from torch import nn
 
 from perceptual_codec.sandwich.model import SandwichModel
@@ -46,6 +47,10 @@ class LitSandwich(pl.LightningModule):
         train_pre: train the pre-processor through the proxy; False keeps it at its bypass
             initialisation and trains the post-processor on real decodes only (exact
             gradients, cheaper steps: the recipe for short CPU runs).
+        normalize_levels: divide each level's loss by the plain codec's distortion at that
+            level. The RD trade-off within a level is unchanged, but every level then counts
+            by its *relative* gain (for MSE: its PSNR gain); without it the lowest quality,
+            whose MSE is ~10x the highest's, dominates the gradients of a shared network.
     """
 
     def __init__(
@@ -63,6 +68,7 @@ class LitSandwich(pl.LightningModule):
         seed: int = 0,
         gate_lr_factor: float = 10.0,
         train_pre: bool = True,
+        normalize_levels: bool = False,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["codec", "distortion"])
@@ -75,13 +81,16 @@ class LitSandwich(pl.LightningModule):
         if given and len(rd_lambda) != n:
             raise ValueError(f"rd_lambda needs {n} values (one per ladder level)")
         self.register_buffer("rd_lambda", torch.tensor(rd_lambda or [0.0] * n))
-        self.register_buffer("lambda_ready", torch.tensor(given))
+        self.register_buffer("plain_distortion", torch.ones(n))
+        self.register_buffer("lambda_ready", torch.tensor(given and not normalize_levels))
         self._rng = random.Random(seed)
 
     # --- RD slopes of the plain codec -------------------------------------------------
     @torch.no_grad()
-    def measure_slopes(self, x: torch.Tensor, saliency: torch.Tensor | None) -> torch.Tensor:
-        """-dD/dR of the plain codec at every ladder quality (finite differences)."""
+    def measure_slopes(
+        self, x: torch.Tensor, saliency: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """-dD/dR (finite differences) and D of the plain codec at every ladder quality."""
         codec = self.model.codec
         qs = codec.qualities
         probe = sorted(set(qs) | {max(1, qs[0] - max(2, qs[0] // 4)), min(100, qs[-1] + 5)})
@@ -96,14 +105,30 @@ class LitSandwich(pl.LightningModule):
             lo, hi = probe[max(j - 1, 0)], probe[min(j + 1, len(probe) - 1)]
             slope = -(d[hi] - d[lo]) / max(r[hi] - r[lo], 1e-6)
             slopes.append(max(slope, 0.0))
-            self.print(f"level {i} (q={q}): D={d[q]:.5f} bpp={r[q]:.3f} slope={slope:.5f}")
-        return torch.tensor(slopes)
+            rank_zero_info(f"level {i} (q={q}): D={d[q]:.5f} bpp={r[q]:.3f} slope={slope:.5f}")
+        return torch.tensor(slopes), torch.tensor([max(d[q], 1e-12) for q in qs])
 
     def on_train_batch_start(self, batch, batch_idx: int) -> None:
         if not bool(self.lambda_ready):
             x, s = _image_and_saliency(batch)
-            self.rd_lambda.copy_(self.measure_slopes(x, s).to(self.rd_lambda))
+            slopes, plain = self.measure_slopes(x, s)
+            if not self.hparams.rd_lambda:
+                self.rd_lambda.copy_(slopes.to(self.rd_lambda))
+            self.plain_distortion.copy_(plain.to(self.plain_distortion))
             self.lambda_ready.fill_(True)
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        # checkpoints from before ``plain_distortion`` existed: measure it on the next batch
+        state = checkpoint["state_dict"]
+        if "plain_distortion" not in state:
+            state["plain_distortion"] = torch.ones_like(self.plain_distortion)
+            if self.hparams.normalize_levels:
+                state["lambda_ready"] = torch.tensor(False)
+        for sched in checkpoint.get("lr_schedulers", []):  # older runs used MultiStepLR
+            if "lr_lambdas" not in sched:
+                for key in ("milestones", "gamma"):
+                    sched.pop(key, None)
+                sched["lr_lambdas"] = [None] * len(sched.get("base_lrs", [None, None]))
 
     # --- steps ------------------------------------------------------------------------
     def _step(self, x, saliency, level: int) -> dict[str, torch.Tensor]:
@@ -112,8 +137,11 @@ class LitSandwich(pl.LightningModule):
         bpp = out["bpp"].mean()
         lam = self.rd_lambda[level] * self.hparams.lambda_scale
         mse = (x - out["x_hat"].clamp(0, 1)).pow(2).mean()
+        loss = dist + lam * bpp
+        if self.hparams.normalize_levels:
+            loss = loss / self.plain_distortion[level]
         return {
-            "loss": dist + lam * bpp,
+            "loss": loss,
             "distortion": dist,
             "bpp": bpp,
             "psnr": -10 * torch.log10(mse.clamp_min(1e-10)),
@@ -150,8 +178,12 @@ class LitSandwich(pl.LightningModule):
         opt = torch.optim.Adam(
             [{"params": rest, "lr": lr}, {"params": gates, "lr": lr * self.hparams.gate_lr_factor}]
         )
-        total = self.trainer.max_steps if self.trainer and self.trainer.max_steps > 0 else None
-        if not total:
+        if not (self.trainer and self.trainer.max_steps > 0):
             return opt
-        sched = torch.optim.lr_scheduler.MultiStepLR(opt, [int(0.8 * total)], gamma=0.2)
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, self._lr_factor)
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+    def _lr_factor(self, step: int) -> float:
+        # x0.2 for the last 20% of ``trainer.max_steps``, read at every step (not stored in
+        # the scheduler's state), so a resumed run with a longer ``max_steps`` moves the drop
+        return 0.2 if step >= int(0.8 * self.trainer.max_steps) else 1.0
