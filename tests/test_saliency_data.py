@@ -22,12 +22,7 @@ from saliency.data import (
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "saliency"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _make_dataset(root: Path, n: int = 12, layout: str = "nus") -> Path:

@@ -15,15 +15,7 @@ from saliency.learned import LearnedSaliency, export_weights, load_weights
 from saliency.net import SaliencyNet, working_size
 from saliency.zoo import SHIPPED_SHA256, SHIPPED_WEIGHTS
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One intra-op thread: tiny tensors gain nothing from more, and on a shared CPU the
-    extra threads mostly wait."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _scene(h: int = 63, w: int = 91) -> np.ndarray:

@@ -21,14 +21,7 @@ from twoafc.datasets import TripletTable
 from twoafc.metrics import load_metric
 from twoafc.module import LPIPSTrainer
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # Tiny models: one thread avoids OpenMP spin-waiting on a shared CPU.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _tiny_set(root: Path, n_refs: int = 4, per_ref: int = 4, size: int = 64) -> Path:

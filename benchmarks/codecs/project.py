@@ -93,7 +93,7 @@ class ProjectCodec(CodecAdapter):
         else:
             from perceptual_codec.sandwich import zoo as szoo
 
-            path = szoo._path_and_hash(self.model)[0]
+            path = szoo.weights_path(self.model)
         if not path.is_file():
             return None
         st = path.stat()

@@ -75,6 +75,11 @@ def _path_and_hash(name: str) -> tuple[Path, str]:
     )
 
 
+def weights_path(name: str) -> Path:
+    """Where the weights of a zoo model (or a ``.pt`` path given as the name) live."""
+    return _path_and_hash(name)[0]
+
+
 def _available(name: str) -> bool:
     path, sha = _path_and_hash(name)
     return path.is_file() and bool(sha)
