@@ -275,3 +275,25 @@ def test_normalized_levels_weigh_each_level_by_its_relative_gain():
     lit.on_load_checkpoint(state)
     lit.load_state_dict(state["state_dict"])
     assert not bool(lit.lambda_ready)
+
+
+def test_init_weights_starts_from_an_export_and_rejects_a_mismatch(tmp_path):
+    from perceptual_codec.sandwich.export import export_weights
+    from perceptual_codec.sandwich.lightning import LitSandwich
+    from perceptual_codec.sandwich.losses import MSEDistortion
+
+    def lit(**kw):
+        return LitSandwich(JpegProxy(qualities=(10, 40)), MSEDistortion(), pre_channels=(4, 8),
+                           train_pre=False, **kw)
+
+    src = lit(post_channels=(4, 8))
+    with torch.no_grad():
+        src.model.post.alpha.fill_(0.25)
+    export_weights(src.model, tmp_path / "w.pt")
+    warm = lit(post_channels=(4, 8), init_weights=str(tmp_path / "w.pt"))
+    assert float(warm.model.post.alpha) == 0.25
+    with pytest.raises(UserFacingError, match="trained as"):
+        lit(post_channels=(6, 12), init_weights=str(tmp_path / "w.pt"))
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(UserFacingError, match="init_weights"):
+        lit(post_channels=(4, 8), init_weights=str(tmp_path / "junk.pt"))

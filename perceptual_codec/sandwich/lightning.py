@@ -51,6 +51,9 @@ class LitSandwich(pl.LightningModule):
             level. The RD trade-off within a level is unchanged, but every level then counts
             by its *relative* gain (for MSE: its PSNR gain); without it the lowest quality,
             whose MSE is ~10x the highest's, dominates the gradients of a shared network.
+        init_weights: an exported weights file (``export.pt`` or a shipped one) to start
+            from, with a fresh optimiser: fine-tuning, or continuing under a changed loss
+            (resuming a checkpoint would carry Adam's moments of the old loss scale).
     """
 
     def __init__(
@@ -69,11 +72,14 @@ class LitSandwich(pl.LightningModule):
         gate_lr_factor: float = 10.0,
         train_pre: bool = True,
         normalize_levels: bool = False,
+        init_weights: str | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["codec", "distortion"])
         self.model = SandwichModel(codec, carrier, downsample, pre_channels, post_channels)
         self.distortion = distortion
+        if init_weights:
+            self._load_init_weights(init_weights)
         if not train_pre:
             self.model.pre.requires_grad_(False)
         n = self.model.levels
@@ -84,6 +90,23 @@ class LitSandwich(pl.LightningModule):
         self.register_buffer("plain_distortion", torch.ones(n))
         self.register_buffer("lambda_ready", torch.tensor(given and not normalize_levels))
         self._rng = random.Random(seed)
+
+    def _load_init_weights(self, path: str) -> None:
+        import pickle
+
+        from perceptual_codec.core.errors import UserFacingError
+        from perceptual_codec.sandwich.export import FORMAT, model_config
+
+        try:
+            blob = torch.load(path, map_location="cpu", weights_only=True)
+        except (OSError, RuntimeError, pickle.UnpicklingError, EOFError) as exc:
+            raise UserFacingError(f"init_weights: cannot read {path}: {exc}") from exc
+        if not isinstance(blob, dict) or blob.get("format") != FORMAT:
+            raise UserFacingError(f"init_weights: {path} is not a sandwich weights file")
+        want, got = model_config(self.model), blob.get("config")
+        if got != want:
+            raise UserFacingError(f"init_weights: {path} was trained as {got}, this run is {want}")
+        self.model.load_state_dict({k: v.float() for k, v in blob["state_dict"].items()})
 
     # --- RD slopes of the plain codec -------------------------------------------------
     @torch.no_grad()
