@@ -205,3 +205,19 @@ def test_compressai_checkpoint_rejects_bad_files(tmp_path: Path) -> None:
         codec.encode(natural_image(), 1)
     with pytest.raises(UserFacingError, match="unknown architecture"):
         get_codec("compressai-ckpt", arch="nope", ckpt=str(bad)).net(1)
+
+
+def test_avif_subsampling_and_speed_options(image):
+    plain, light = parse_codec_spec("avif"), parse_codec_spec("avif:subsampling=420:speed=8")
+    if not plain.available()[0]:
+        pytest.skip(plain.available()[1])
+    assert light.settings()["subsampling"] == "4:2:0" and light.settings()["speed"] == 8
+    assert plain.options == {}  # defaults keep the cache identity of earlier runs
+    assert light.config_id() != plain.config_id()
+    small, full = light.encode(image, 50), plain.encode(image, 50)
+    assert len(small) < len(full)  # half-resolution chroma costs fewer bits
+    assert light.decode(small).shape == image.shape
+    with pytest.raises(UserFacingError, match="subsampling"):
+        parse_codec_spec("avif:subsampling=411")
+    with pytest.raises(UserFacingError, match="speed"):
+        parse_codec_spec("avif:speed=11")

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.codecs.base import CodecAdapter
+from perceptual_codec.core.errors import UserFacingError
 
 
 def pil_encode(image: np.ndarray, fmt: str, **params: Any) -> bytes:
@@ -98,24 +99,46 @@ class WebPCodec(CodecAdapter):
 
 
 class AVIFCodec(CodecAdapter):
-    """AV1 intra in an AVIF (HEIF) file via Pillow's libavif plugin, 4:4:4, full range."""
+    """AV1 intra in an AVIF (HEIF) file via Pillow's libavif plugin, full range; 4:4:4 at
+    speed 6 unless ``subsampling``/``speed`` say otherwise (in a codec spec, where ':'
+    separates options, write ``avif:subsampling=420:speed=8``: the sandwich-avif settings)."""
 
     name = "avif"
     extension = ".avif"
     qualities = (5, 15, 25, 35, 45, 55, 65, 75, 85)
+    SUBSAMPLINGS = ("4:4:4", "4:2:2", "4:2:0", "4:0:0")
+
+    def __init__(self, qualities: Any = None, label: str | None = None,
+                 subsampling: str = "4:4:4", speed: int | str = 6) -> None:
+        super().__init__(qualities, label)
+        if len(str(subsampling)) == 3 and str(subsampling).isdigit():  # "420" -> "4:2:0"
+            subsampling = ":".join(str(subsampling))
+        if subsampling not in self.SUBSAMPLINGS:
+            raise UserFacingError(f"avif: subsampling must be one of {', '.join(self.SUBSAMPLINGS)}, "
+                                  f"not {subsampling!r}")
+        try:
+            speed = int(speed)
+        except ValueError:
+            raise UserFacingError(f"avif: speed must be an integer 0..10, not {speed!r}") from None
+        if not 0 <= speed <= 10:
+            raise UserFacingError(f"avif: speed must be an integer 0..10, not {speed}")
+        self.subsampling, self.speed = subsampling, speed
+        # only non-default options: results cached for the defaults keep their identity
+        self.options = {k: v for k, v in (("subsampling", subsampling), ("speed", speed))
+                        if v != {"subsampling": "4:4:4", "speed": 6}[k]}
 
     def available(self) -> tuple[bool, str]:
         return _feature("avif")
 
     def settings(self) -> dict[str, Any]:
-        return {"subsampling": "4:4:4", "speed": 6, "range": "full"}
+        return {"subsampling": self.subsampling, "speed": self.speed, "range": "full"}
 
     def version(self) -> str:
         return _feature_version("avif")
 
     def encode(self, image: np.ndarray, quality: Any) -> bytes:
-        return pil_encode(image, "AVIF", quality=int(quality), subsampling="4:4:4", speed=6,
-                          range="full")
+        return pil_encode(image, "AVIF", quality=int(quality), subsampling=self.subsampling,
+                          speed=self.speed, range="full")
 
     def decode(self, data: bytes) -> np.ndarray:
         return pil_decode(data, "AVIF")
