@@ -207,7 +207,8 @@ def test_compressai_checkpoint_rejects_bad_files(tmp_path: Path) -> None:
         get_codec("compressai-ckpt", arch="nope", ckpt=str(bad)).net(1)
 
 
-def test_avif_subsampling_and_speed_options(image):
+def test_avif_subsampling_and_speed_options():
+    image = natural_image()
     plain, light = parse_codec_spec("avif"), parse_codec_spec("avif:subsampling=420:speed=8")
     if not plain.available()[0]:
         pytest.skip(plain.available()[1])
