@@ -103,10 +103,17 @@ class LitSandwich(pl.LightningModule):
             raise UserFacingError(f"init_weights: cannot read {path}: {exc}") from exc
         if not isinstance(blob, dict) or blob.get("format") != FORMAT:
             raise UserFacingError(f"init_weights: {path} is not a sandwich weights file")
-        want, got = model_config(self.model), blob.get("config")
+        # the processors must match; the codec only in kind and ladder (its calibration, e.g.
+        # the proxy's rate weights, stays this run's own)
+        def shape(cfg: dict) -> dict:
+            codec = cfg.get("codec", {})
+            return {**cfg, "codec": {k: codec.get(k) for k in ("codec", "qualities")}}
+
+        want, got = shape(model_config(self.model)), shape(blob.get("config") or {})
         if got != want:
             raise UserFacingError(f"init_weights: {path} was trained as {got}, this run is {want}")
-        self.model.load_state_dict({k: v.float() for k, v in blob["state_dict"].items()})
+        state = {k: v.float() for k, v in blob["state_dict"].items() if not k.startswith("codec.")}
+        self.model.load_state_dict({**self.model.state_dict(), **state})
 
     # --- RD slopes of the plain codec -------------------------------------------------
     @torch.no_grad()

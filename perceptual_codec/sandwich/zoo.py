@@ -33,12 +33,12 @@ class ZooEntry:
 MODELS: dict[str, ZooEntry] = {
     "sandwich-jpeg": ZooEntry(
         "sandwich_jpeg.pt",
-        "1f4644b6d76b4a25f68fc85cbbbae8f962e413cf6f81888dc65c2de36762b0bb",
+        "732b6664f14e81a0975bdaf94cef0e2e597de89198c821a5c907d6f8b7dfff37",
         "JPEG sandwich (libjpeg 4:2:0, qualities 5/10/20/40/75), LPIPS + saliency recipe, post-only",
     ),
     "sandwich-jpeg-mse": ZooEntry(
         "sandwich_jpeg_mse.pt",
-        "aab95183a2f2593b7f79348978cc5e8f111fa9c6df7fd37331b2f16b710bcf07",
+        "e21daeb86199e4cf812cd8947ebfb6d7df8e4879e0a66030dfc7ca7a9ec39917",
         "JPEG sandwich (libjpeg 4:2:0, qualities 5/10/20/40/75), MSE recipe, post-only",
     ),
     "sandwich-avif": ZooEntry(
