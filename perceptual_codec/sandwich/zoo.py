@@ -43,7 +43,7 @@ MODELS: dict[str, ZooEntry] = {
     ),
     "sandwich-avif": ZooEntry(
         "sandwich_avif.pt",
-        "7759748cd496a018071c3e369c348cd225b85712cb819ffadd9d80968ff1ca63",
+        "0b3d62f7df57b3cd2e1846ebb919bc0490b8536969b27baf623c47bc3078d4e2",
         "AVIF sandwich (libavif 4:2:0, qualities 28/40/52/64/76), LPIPS + saliency recipe, post-only",
         "avif",
     ),
