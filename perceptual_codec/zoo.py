@@ -38,7 +38,7 @@ MODELS: dict[str, ZooEntry] = {
     "sal-mshp": ZooEntry(
         architecture="sal-mshp",
         filename="sal_mshp.pt",
-        sha256="0e70a42ec599f6fde5f76a5b8108199d865606f7e0f72edd94b7365cba6a7051",
+        sha256="33cc55f21c3927309e51dde6b8ab1cb265b7d39fe3d2456dd80518da5d329c2a",
         qualities=5,
         default_quality=3,
         description="saliency-conditioned mean-scale hyperprior (default), 5 qualities",
