@@ -5,11 +5,14 @@ Loss per batch, at a ladder level drawn at random: ``D(x, x_hat) + lambda_l * bp
 own RD slope at that level, ``-dD/dR`` measured with the real codec on the first training
 batch in the units of ``D``: at initialisation the sandwich *is* the plain codec, so any
 step that lowers this loss moves below the plain codec's RD curve rather than just along it.
-The measured slopes are buffers, so a resumed run keeps them.
+With ``normalize_levels`` the loss is divided by the plain codec's distortion at the level
+(measured on the same batch), so every level of the shared network counts by its relative
+gain. The measured slopes and distortions are buffers, so a resumed run keeps them.
 """
 
 from __future__ import annotations
 
+import pickle
 import random
 
 import pytorch_lightning as pl
@@ -17,6 +20,8 @@ import torch
 from pytorch_lightning.utilities.rank_zero import rank_zero_info
 from torch import nn
 
+from perceptual_codec.core.errors import UserFacingError
+from perceptual_codec.sandwich.export import FORMAT, model_config
 from perceptual_codec.sandwich.model import SandwichModel
 from perceptual_codec.sandwich.proxies.base import CodecProxy
 
@@ -92,11 +97,6 @@ class LitSandwich(pl.LightningModule):
         self._rng = random.Random(seed)
 
     def _load_init_weights(self, path: str) -> None:
-        import pickle
-
-        from perceptual_codec.core.errors import UserFacingError
-        from perceptual_codec.sandwich.export import FORMAT, model_config
-
         try:
             blob = torch.load(path, map_location="cpu", weights_only=True)
         except (OSError, RuntimeError, pickle.UnpicklingError, EOFError) as exc:
