@@ -107,9 +107,11 @@ class AVIFCodec(CodecAdapter):
     extension = ".avif"
     qualities = (5, 15, 25, 35, 45, 55, 65, 75, 85)
     SUBSAMPLINGS = ("4:4:4", "4:2:2", "4:2:0", "4:0:0")
+    DEFAULTS = {"subsampling": "4:4:4", "speed": 6}
 
     def __init__(self, qualities: Any = None, label: str | None = None,
-                 subsampling: str = "4:4:4", speed: int | str = 6) -> None:
+                 subsampling: str = DEFAULTS["subsampling"],
+                 speed: int | str = DEFAULTS["speed"]) -> None:
         super().__init__(qualities, label)
         if len(str(subsampling)) == 3 and str(subsampling).isdigit():  # "420" -> "4:2:0"
             subsampling = ":".join(str(subsampling))
@@ -125,7 +127,7 @@ class AVIFCodec(CodecAdapter):
         self.subsampling, self.speed = subsampling, speed
         # only non-default options: results cached for the defaults keep their identity
         self.options = {k: v for k, v in (("subsampling", subsampling), ("speed", speed))
-                        if v != {"subsampling": "4:4:4", "speed": 6}[k]}
+                        if v != self.DEFAULTS[k]}
 
     def available(self) -> tuple[bool, str]:
         return _feature("avif")
