@@ -37,11 +37,12 @@ if want sandwich; then
   echo "== sandwich models (perceptual_codec/sandwich/MODEL_CARD.md)"
   pids=()
   for c in jpeg jpeg_mse avif avif_mse; do
-    mkdir -p ../runs/sandwich/$c
-    pcodec train sandwich --config perceptual_codec/configs/sandwich_$c.yaml --threads 1 \
-      > ../runs/sandwich/$c/train.log 2>&1 &
+    cfg=perceptual_codec/configs/sandwich_$c.yaml
+    run=$(python3 -c "from pathlib import Path; from perceptual_codec.sandwich.publish import run_dir; print(run_dir(Path('$cfg')))")
+    mkdir -p "$run"
+    pcodec train sandwich --config "$cfg" --threads 1 > "$run/train.log" 2>&1 &
     pids+=($!)
   done
   for p in "${pids[@]}"; do wait "$p"; done
-  python3 -m perceptual_codec.sandwich.publish ../runs/sandwich
+  python3 -m perceptual_codec.sandwich.publish
 fi

@@ -63,3 +63,32 @@ def test_train_export_resume(tmp_path):
     assert model.levels == 2 and len(blob["extra"]["rd_lambda"]) == 2
     assert all(v > 0 for v in blob["extra"]["rd_lambda"])  # measured plain-JPEG slopes
     assert float(model.post.alpha) != 0.0  # training moved away from the bypass
+
+
+def test_publish_copies_each_configs_export(tmp_path, monkeypatch, capsys):
+    from perceptual_codec.sandwich import publish
+
+    run = tmp_path / "runs" / "jpeg_x"
+    run.mkdir(parents=True)
+    (run / "export.pt").write_bytes(b"weights")
+    configs = tmp_path / "configs"
+    configs.mkdir()
+    (configs / "sandwich_jpeg.yaml").write_text(f"trainer:\n  default_root_dir: {run}\n")
+    (configs / "sandwich_avif.yaml").write_text(f"trainer:\n  default_root_dir: {tmp_path / 'none'}\n")
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    monkeypatch.setattr(publish, "CONFIG_DIR", configs)
+    monkeypatch.setattr(publish, "WEIGHTS_DIR", weights)
+    assert publish.main(["sandwich-jpeg", "sandwich-avif"]) == 0
+    assert (weights / publish.MODELS["sandwich-jpeg"].file).read_bytes() == b"weights"
+    out = capsys.readouterr().out
+    assert "sandwich-avif: no" in out and "skipped" in out
+    with pytest.raises(SystemExit):
+        publish.main(["sandwich-nope"])
+
+
+def test_shipped_sandwich_configs_name_their_run_folders():
+    from perceptual_codec.sandwich import publish
+
+    dirs = {publish.run_dir(publish.CONFIG_DIR / c) for c in publish.CONFIGS.values()}
+    assert len(dirs) == len(publish.CONFIGS)  # no two models share a run folder
