@@ -92,6 +92,23 @@ def test_outputs_schema_and_real_sizes(folder: Path, tmp_path: Path, capsys) -> 
     assert "20 points computed" in capsys.readouterr().out
 
 
+def test_pairs_give_bd_rates_against_each_codecs_own_anchor(folder: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert _run(folder, out, "--anchor", "jpeg", "--pairs", "webp:jpeg,jpeg:webp") == 0
+    paired = pd.read_csv(out / "bd" / "bd_rate_pchip_pairs.csv", index_col=[0, 1])
+    main_table = pd.read_csv(out / "bd" / "bd_rate_pchip.csv", index_col=0)
+    # webp against jpeg is the main table's webp row (anchor jpeg)
+    assert paired.loc[("webp", "jpeg"), "psnr_rgb"] == pytest.approx(main_table.loc["webp", "psnr_rgb"])
+    # and the reverse pair saves what the other spends: (1+a)(1+b) ~ 1 on the shared interval
+    a = paired.loc[("webp", "jpeg"), "psnr_rgb"] / 100
+    b = paired.loc[("jpeg", "webp"), "psnr_rgb"] / 100
+    assert np.sign(a) == -np.sign(b)
+    assert "against each codec's own anchor" in (out / "report.md").read_text()
+    for bad, msg in (("webp", "not TEST:ANCHOR"), ("webp:avif", "not among the codecs")):
+        with pytest.raises(UserFacingError, match=msg):
+            _run(folder, tmp_path / "bad", "--pairs", bad)
+
+
 def test_cache_skips_finished_work_and_resumes(folder: Path, tmp_path: Path, capsys) -> None:
     out = tmp_path / "out"
     assert _run(folder, out) == 0

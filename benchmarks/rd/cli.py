@@ -47,6 +47,9 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
                    help="codec specs separated by ',' (see below); default 'all' "
                         "(codecs unavailable here are skipped and listed in the report)")
     p.add_argument("--anchor", help="codec label for BD tables (default hevc, else jpeg)")
+    p.add_argument("--pairs", metavar="TEST:ANCHOR,...",
+                   help="also give each TEST codec's BD-rates against its own ANCHOR (codec "
+                        "labels), e.g. a sandwich against the plain codec it wraps")
     p.add_argument("--jobs", type=int, default=1, help="parallel worker processes (default 1)")
     p.add_argument("--limit", type=int, help="only the first N images (sorted by name)")
     p.add_argument("--cache-dir", help="where per-point results and the encoded files are "
@@ -113,12 +116,22 @@ def main(argv: Sequence[str], prog: str = "pcodec bench rd") -> int:
     from benchmarks.rd.cache import ResultCache
     from benchmarks.rd.output import write_outputs
     from benchmarks.rd.runner import discover_images, run_benchmark
+    from benchmarks.rd.tables import parse_pairs
 
     if args.jobs < 1:
         raise UserFacingError(f"--jobs must be at least 1, got {args.jobs}")
     if not 0 < args.salient_fraction < 1:
         raise UserFacingError("--salient-fraction must be between 0 and 1")
+    try:
+        pairs = parse_pairs(args.pairs)
+    except ValueError as exc:
+        raise UserFacingError(str(exc)) from exc
     codecs = resolve_codecs(args.codecs)
+    labels = [c.label for c in codecs]
+    unknown = sorted({name for pair in pairs for name in pair} - set(labels))
+    if unknown:
+        raise UserFacingError(f"--pairs names {unknown[0]!r}, which is not among the codecs "
+                              f"({', '.join(labels)})")
     images = discover_images(args.data, args.limit)
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)

@@ -20,6 +20,8 @@ from benchmarks.rd.tables import (
     bd_frames,
     compressai_json,
     metric_columns,
+    pair_bd_frame,
+    parse_pairs,
     per_codec_frame,
     per_image_frame,
     timing_frame,
@@ -59,6 +61,11 @@ def write_outputs(out: Path, result: RunResult, images: Sequence[BenchImage],
     for (kind, method), df in bd.items():
         _csv(df, out / "bd" / f"bd_{kind}_{method}.csv", index=True)
 
+    pairs = parse_pairs(args.pairs)  # labels checked by the CLI; a skipped codec gives NaN
+    paired = pair_bd_frame(per_codec, pairs, metrics) if pairs else None
+    if paired is not None:
+        _csv(paired, out / "bd" / "bd_rate_pchip_pairs.csv", index=True)
+
     title = f"{Path(args.data).name} ({len(images)} images)"
     plots = rd_plots(per_codec, metrics, out / "plots", title,
                      kinds={c.label: c.name for c in codecs}, max_bpp=args.max_bpp)
@@ -95,7 +102,8 @@ def write_outputs(out: Path, result: RunResult, images: Sequence[BenchImage],
         metric_notes=list(dict.fromkeys(suite.notes)),
         metric_settings={"lpips": desc["lpips_loaded"], "saliency_used": suite.saliency_used,
                          "salient_fraction": suite.salient_fraction, "groups": desc["groups"]},
-        anchor=anchor, per_codec=per_codec, bd=bd, timing=timing_frame(per_image), plots=plots,
+        anchor=anchor, per_codec=per_codec, bd=bd, paired_bd=paired,
+        timing=timing_frame(per_image), plots=plots,
         grid=grid_path, grid_points=grid_points, grid_note=grid_note, failures=result.failures,
         reused=result.reused, computed=result.computed, jobs=args.jobs, started=started,
         finished=time.strftime("%Y-%m-%d %H:%M", time.gmtime()),

@@ -33,6 +33,7 @@ class ReportContext:
     timing: pd.DataFrame
     plots: dict[str, Path]
     grid: Path | None = None
+    paired_bd: pd.DataFrame | None = None
     grid_points: list[dict] = field(default_factory=list)
     grid_note: str = ""
     failures: list[str] = field(default_factory=list)
@@ -157,6 +158,15 @@ def render(ctx: ReportContext, out_dir: Path) -> str:
             add(f"### {title}, {method.upper() if method == 'pchip' else 'cubic'}\n")
             add(md_table(shown, digits=2 if kind == "rate" else 3))
             add("")
+    if ctx.paired_bd is not None and not ctx.paired_bd.empty:
+        add("### BD-rate [%] against each codec's own anchor, PCHIP\n")
+        add("Requested with `--pairs`: each row compares one codec with the anchor named "
+            "beside it (e.g. a sandwich with the plain codec it wraps), same method as "
+            "above.\n")
+        shown = ctx.paired_bd.reset_index().set_index("codec")
+        labels = {m: _label(m) for m in shown.columns if m in METRIC_INFO}
+        add(md_table(shown.rename(columns=labels), digits=2))
+        add("")
     add("## Rate-distortion curves\n")
     if "overview" in ctx.plots:
         add(f"![overview]({rel(ctx.plots['overview'])})\n")

@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from benchmarks.bdrate import METHODS, bd_table
+from benchmarks.bdrate import METHODS, BDError, bd_rate, bd_table
 
 #: column -> (CompressAI JSON key, human label, higher is better)
 METRIC_INFO: dict[str, tuple[str, str, bool]] = {
@@ -107,6 +107,38 @@ def bd_frames(per_codec: pd.DataFrame, anchor: str,
                 table[m] = bd_table(c, anchor, method=method, kind=kind, codecs=codecs)
             out[(kind, method)] = pd.DataFrame(table, index=codecs).rename_axis("codec")
     return out
+
+
+def parse_pairs(text: str | None) -> list[tuple[str, str]]:
+    """``"TEST:ANCHOR,TEST:ANCHOR"`` -> [(test, anchor), ...] (codec labels)."""
+    pairs = []
+    for item in (text or "").split(","):
+        if not item.strip():
+            continue
+        parts = [x.strip() for x in item.split(":")]
+        if len(parts) != 2 or not all(parts):
+            raise ValueError(f"--pairs entry {item!r} is not TEST:ANCHOR (two codec labels)")
+        pairs.append((parts[0], parts[1]))
+    return pairs
+
+
+def pair_bd_frame(per_codec: pd.DataFrame, pairs: Sequence[tuple[str, str]],
+                  metrics: Sequence[str] | None = None, method: str = "pchip") -> pd.DataFrame:
+    """BD-rate [%] of each test codec against its own anchor (e.g. a sandwich against the
+    plain codec it wraps), one row per pair, one column per metric; NaN where the curves do
+    not overlap."""
+    metrics = list(metrics) if metrics is not None else metric_columns(per_codec)
+    rows = []
+    for test, anchor in pairs:
+        row: dict[str, Any] = {"codec": test, "anchor": anchor}
+        for m in metrics:
+            c = curves(per_codec, m)
+            try:
+                row[m] = bd_rate(*c[anchor], *c[test], method=method)
+            except (BDError, KeyError):
+                row[m] = math.nan
+        rows.append(row)
+    return pd.DataFrame(rows, columns=["codec", "anchor", *metrics]).set_index(["codec", "anchor"])
 
 
 def timing_frame(per_image: pd.DataFrame) -> pd.DataFrame:
