@@ -38,7 +38,7 @@ MODELS: dict[str, ZooEntry] = {
     ),
     "sandwich-jpeg-mse": ZooEntry(
         "sandwich_jpeg_mse.pt",
-        "e21daeb86199e4cf812cd8947ebfb6d7df8e4879e0a66030dfc7ca7a9ec39917",
+        "4ba2d1fc009772550d5497b6ca12c798374a4bc910325fa6249c921ec6447bda",
         "JPEG sandwich (libjpeg 4:2:0, qualities 5/10/20/40/75), MSE recipe, post-only",
     ),
     "sandwich-avif": ZooEntry(
