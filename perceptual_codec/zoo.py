@@ -46,7 +46,7 @@ MODELS: dict[str, ZooEntry] = {
     "mse-mshp": ZooEntry(
         architecture="sal-mshp",
         filename="mse_mshp.pt",
-        sha256="e7ea524cc84d68660a5d17c57df912183b96770193c3a6dd4ecf3c6e463bcd8a",
+        sha256="13675a0e9dc5a718dc9cd419cf23f8582edbdace61cca180aa922edf56390f2a",
         qualities=5,
         default_quality=3,
         description="ablation: same network without saliency, plain MSE loss",
