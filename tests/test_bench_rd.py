@@ -104,6 +104,18 @@ def test_pairs_give_bd_rates_against_each_codecs_own_anchor(folder: Path, tmp_pa
     b = paired.loc[("jpeg", "webp"), "psnr_rgb"] / 100
     assert np.sign(a) == -np.sign(b)
     assert "against each codec's own anchor" in (out / "report.md").read_text()
+    # the matched-rate table: the anchor at each test point's own bpp, by log-rate interpolation
+    matched = pd.read_csv(out / "matched_rate_pairs.csv")
+    per_codec = pd.read_csv(out / "per_codec.csv")
+    mine = matched[(matched.pair == "webp vs jpeg") & (matched.codec == "webp")]
+    assert sorted(mine.bpp) == pytest.approx(sorted(per_codec[per_codec.codec == "webp"].bpp))
+    jp = per_codec[per_codec.codec == "jpeg"].sort_values("bpp")
+    for _, row in matched[(matched.pair == "webp vs jpeg") & (matched.codec == "jpeg")].iterrows():
+        if jp.bpp.min() <= row.bpp <= jp.bpp.max():
+            want = np.interp(np.log(row.bpp), np.log(jp.bpp), jp.psnr_rgb)
+            assert row.psnr_rgb == pytest.approx(want)
+        else:
+            assert np.isnan(row.psnr_rgb)
     for bad, msg in (("webp", "not TEST:ANCHOR"), ("webp:avif", "not among the codecs")):
         with pytest.raises(UserFacingError, match=msg):
             _run(folder, tmp_path / "bad", "--pairs", bad)

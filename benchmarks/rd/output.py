@@ -19,6 +19,7 @@ from benchmarks.rd.runner import BenchImage, RunResult, metric_description
 from benchmarks.rd.tables import (
     bd_frames,
     compressai_json,
+    matched_rate_frame,
     metric_columns,
     pair_bd_frame,
     parse_pairs,
@@ -63,8 +64,10 @@ def write_outputs(out: Path, result: RunResult, images: Sequence[BenchImage],
 
     pairs = parse_pairs(args.pairs)  # labels checked by the CLI; a skipped codec gives NaN
     paired = pair_bd_frame(per_codec, pairs, metrics) if pairs else None
+    matched = matched_rate_frame(per_codec, pairs, metrics) if pairs else None
     if paired is not None:
         _csv(paired, out / "bd" / "bd_rate_pchip_pairs.csv", index=True)
+        _csv(matched, out / "matched_rate_pairs.csv")
 
     title = f"{Path(args.data).name} ({len(images)} images)"
     plots = rd_plots(per_codec, metrics, out / "plots", title,
@@ -102,7 +105,7 @@ def write_outputs(out: Path, result: RunResult, images: Sequence[BenchImage],
         metric_notes=list(dict.fromkeys(suite.notes)),
         metric_settings={"lpips": desc["lpips_loaded"], "saliency_used": suite.saliency_used,
                          "salient_fraction": suite.salient_fraction, "groups": desc["groups"]},
-        anchor=anchor, per_codec=per_codec, bd=bd, paired_bd=paired,
+        anchor=anchor, per_codec=per_codec, bd=bd, paired_bd=paired, matched=matched,
         timing=timing_frame(per_image), plots=plots,
         grid=grid_path, grid_points=grid_points, grid_note=grid_note, failures=result.failures,
         reused=result.reused, computed=result.computed, jobs=args.jobs, started=started,

@@ -34,6 +34,7 @@ class ReportContext:
     plots: dict[str, Path]
     grid: Path | None = None
     paired_bd: pd.DataFrame | None = None
+    matched: pd.DataFrame | None = None
     grid_points: list[dict] = field(default_factory=list)
     grid_note: str = ""
     failures: list[str] = field(default_factory=list)
@@ -167,6 +168,18 @@ def render(ctx: ReportContext, out_dir: Path) -> str:
         labels = {m: _label(m) for m in shown.columns if m in METRIC_INFO}
         add(md_table(shown.rename(columns=labels), digits=2))
         add("")
+    if ctx.matched is not None and not ctx.matched.empty:
+        add("## Each `--pairs` codec next to its anchor at the same rate\n")
+        add("The test codec's points, then the anchor's mean curve interpolated (linearly in "
+            "log-rate) at each of those rates; the anchor rows carry the test point's "
+            "quality. n/a = outside the anchor's rate range. Also in "
+            "`matched_rate_pairs.csv`.\n")
+        for pair, d in ctx.matched.groupby("pair", sort=False):
+            add(f"### {pair}\n")
+            shown = d.drop(columns="pair").set_index("codec")
+            labels = {m: _label(m) for m in shown.columns if m in METRIC_INFO}
+            add(md_table(shown.rename(columns=labels), digits=4))
+            add("")
     add("## Rate-distortion curves\n")
     if "overview" in ctx.plots:
         add(f"![overview]({rel(ctx.plots['overview'])})\n")

@@ -11,6 +11,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from benchmarks.bdrate import METHODS, BDError, bd_rate, bd_table
@@ -139,6 +140,31 @@ def pair_bd_frame(per_codec: pd.DataFrame, pairs: Sequence[tuple[str, str]],
                 row[m] = math.nan
         rows.append(row)
     return pd.DataFrame(rows, columns=["codec", "anchor", *metrics]).set_index(["codec", "anchor"])
+
+
+def matched_rate_frame(per_codec: pd.DataFrame, pairs: Sequence[tuple[str, str]],
+                       metrics: Sequence[str] | None = None) -> pd.DataFrame:
+    """For each pair, the test codec's points, then its anchor at the same bpp: the anchor's
+    mean curve interpolated linearly in log-rate (NaN outside the anchor's rate range).
+    Anchor rows carry the test point's quality and bpp."""
+    metrics = list(metrics) if metrics is not None else metric_columns(per_codec)
+    rows = []
+    for test, anchor in pairs:
+        a = per_codec[per_codec["codec"] == anchor].sort_values("bpp")
+        t = per_codec[per_codec["codec"] == test].sort_values("quality")
+        base = {"pair": f"{test} vs {anchor}"}
+        for _, point in t.iterrows():
+            rows.append({**base, "codec": test, "quality": point["quality"],
+                         "bpp": point["bpp"], **{m: point[m] for m in metrics}})
+        for _, point in t.iterrows():
+            row = {**base, "codec": anchor, "quality": point["quality"], "bpp": point["bpp"]}
+            for m in metrics:
+                ok = a[["bpp", m]].dropna()
+                inside = len(ok) > 1 and ok["bpp"].min() <= point["bpp"] <= ok["bpp"].max()
+                row[m] = (float(np.interp(np.log(point["bpp"]), np.log(ok["bpp"]), ok[m]))
+                          if inside else math.nan)
+            rows.append(row)
+    return pd.DataFrame(rows, columns=["pair", "codec", "quality", "bpp", *metrics])
 
 
 def timing_frame(per_image: pd.DataFrame) -> pd.DataFrame:
