@@ -33,7 +33,7 @@ class ZooEntry:
 MODELS: dict[str, ZooEntry] = {
     "sandwich-jpeg": ZooEntry(
         "sandwich_jpeg.pt",
-        "732b6664f14e81a0975bdaf94cef0e2e597de89198c821a5c907d6f8b7dfff37",
+        "99976fdf638223d6301f1bf8cab4869f639a480a9855f20eedffb6e3e7881fce",
         "JPEG sandwich (libjpeg 4:2:0, qualities 5/10/20/40/75), LPIPS + saliency recipe, post-only",
     ),
     "sandwich-jpeg-mse": ZooEntry(
