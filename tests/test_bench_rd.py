@@ -99,7 +99,7 @@ def test_pairs_give_bd_rates_against_each_codecs_own_anchor(folder: Path, tmp_pa
     main_table = pd.read_csv(out / "bd" / "bd_rate_pchip.csv", index_col=0)
     # webp against jpeg is the main table's webp row (anchor jpeg)
     assert paired.loc[("webp", "jpeg"), "psnr_rgb"] == pytest.approx(main_table.loc["webp", "psnr_rgb"])
-    # and the reverse pair saves what the other spends: (1+a)(1+b) ~ 1 on the shared interval
+    # the reverse pair: what one codec spends, the other saves
     a = paired.loc[("webp", "jpeg"), "psnr_rgb"] / 100
     b = paired.loc[("jpeg", "webp"), "psnr_rgb"] / 100
     assert np.sign(a) == -np.sign(b)

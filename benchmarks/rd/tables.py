@@ -129,11 +129,12 @@ def pair_bd_frame(per_codec: pd.DataFrame, pairs: Sequence[tuple[str, str]],
     plain codec it wraps), one row per pair, one column per metric; NaN where the curves do
     not overlap."""
     metrics = list(metrics) if metrics is not None else metric_columns(per_codec)
+    by_metric = {m: curves(per_codec, m) for m in metrics}
     rows = []
     for test, anchor in pairs:
         row: dict[str, Any] = {"codec": test, "anchor": anchor}
         for m in metrics:
-            c = curves(per_codec, m)
+            c = by_metric[m]
             try:
                 row[m] = bd_rate(*c[anchor], *c[test], method=method)
             except (BDError, KeyError):
