@@ -88,6 +88,11 @@ def _label(metric: str) -> str:
     return METRIC_INFO[metric][1]
 
 
+def _labelled(df: pd.DataFrame) -> pd.DataFrame:
+    """Metric columns renamed to their human labels; other columns kept."""
+    return df.rename(columns={m: _label(m) for m in df.columns if m in METRIC_INFO})
+
+
 def render(ctx: ReportContext, out_dir: Path) -> str:
     rel = lambda p: Path(p).relative_to(out_dir).as_posix()  # noqa: E731
     lines: list[str] = []
@@ -154,7 +159,7 @@ def render(ctx: ReportContext, out_dir: Path) -> str:
             df = ctx.bd.get((kind, method))
             if df is None or df.empty:
                 continue
-            shown = df.rename(columns={m: _label(m) for m in df.columns})
+            shown = _labelled(df)
             title = "BD-rate [%]" if kind == "rate" else "BD-quality"
             add(f"### {title}, {method.upper() if method == 'pchip' else 'cubic'}\n")
             add(md_table(shown, digits=2 if kind == "rate" else 3))
@@ -164,9 +169,7 @@ def render(ctx: ReportContext, out_dir: Path) -> str:
         add("Requested with `--pairs`: each row compares one codec with the anchor named "
             "beside it (e.g. a sandwich with the plain codec it wraps), same method as "
             "above.\n")
-        shown = ctx.paired_bd.reset_index().set_index("codec")
-        labels = {m: _label(m) for m in shown.columns if m in METRIC_INFO}
-        add(md_table(shown.rename(columns=labels), digits=2))
+        add(md_table(_labelled(ctx.paired_bd.reset_index().set_index("codec")), digits=2))
         add("")
     if ctx.matched is not None and not ctx.matched.empty:
         add("## Each `--pairs` codec next to its anchor at the same rate\n")
@@ -176,9 +179,7 @@ def render(ctx: ReportContext, out_dir: Path) -> str:
             "`matched_rate_pairs.csv`.\n")
         for pair, d in ctx.matched.groupby("pair", sort=False):
             add(f"### {pair}\n")
-            shown = d.drop(columns="pair").set_index("codec")
-            labels = {m: _label(m) for m in shown.columns if m in METRIC_INFO}
-            add(md_table(shown.rename(columns=labels), digits=4))
+            add(md_table(_labelled(d.drop(columns="pair").set_index("codec")), digits=4))
             add("")
     add("## Rate-distortion curves\n")
     if "overview" in ctx.plots:
@@ -202,7 +203,7 @@ def render(ctx: ReportContext, out_dir: Path) -> str:
     cols = ["codec", "quality", "n_images", "bpp"] + [
         m for m in METRIC_INFO if m in ctx.per_codec.columns]
     table = ctx.per_codec[cols].set_index("codec")
-    table = table.rename(columns={m: _label(m) for m in METRIC_INFO})
+    table = _labelled(table)
     add(md_table(table, digits=4))
     add("")
     add("## Files\n")
