@@ -1,8 +1,10 @@
 """LightningDataModule over folders of images with random crops (optionally with saliency).
 
 Batches are dicts: ``{"image": (N,3,C,C) float in [0,1]}`` plus ``"saliency": (N,1,C,C)``
-when a saliency source is configured. The classic map is computed on the whole image before
-cropping (so a crop sees the image-level saliency), which is cheap enough for CPU workers.
+when a saliency source is configured. Maps are whole-image maps cut with the same crop (so
+a crop sees the image-level saliency): the classic map is computed per item, which is cheap
+enough for CPU workers; the learned model's maps are precomputed once per file
+(:mod:`perceptual_codec.saliency_cache`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from perceptual_codec.core.errors import UserFacingError
 
+SALIENCY_SOURCES = ("none", "classic", "learned")
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".ppm"}
 
 
@@ -44,11 +47,15 @@ class RandomCropDataset(Dataset):
     """Image files -> crops of ``crop_size`` (random + flip when ``train``, centre otherwise)."""
 
     def __init__(
-        self, files: Sequence[Path], crop_size: int, train: bool = True, saliency: str = "none"
+        self, files: Sequence[Path], crop_size: int, train: bool = True, saliency: str = "none",
+        map_files: Sequence[Path] | None = None,
     ) -> None:
-        if saliency not in ("none", "classic"):
-            raise ValueError(f"saliency must be 'none' or 'classic', got {saliency!r}")
+        if saliency not in SALIENCY_SOURCES:
+            raise ValueError(f"saliency must be one of {SALIENCY_SOURCES}, got {saliency!r}")
+        if saliency == "learned" and (map_files is None or len(map_files) != len(files)):
+            raise ValueError("saliency='learned' needs one precomputed map file per image")
         self.files, self.crop_size, self.train, self.saliency = list(files), crop_size, train, saliency
+        self.map_files = list(map_files) if map_files is not None else None
 
     def __len__(self) -> int:
         return len(self.files)
@@ -64,6 +71,13 @@ class RandomCropDataset(Dataset):
             from perceptual_codec.models.saliency_maps import classic_saliency
 
             sal = classic_saliency(img)
+        elif self.saliency == "learned":
+            from perceptual_codec.saliency_cache import load_map
+
+            sal = load_map(self.map_files[index])
+            if sal.shape != img.shape[:2]:
+                raise UserFacingError(f"stored saliency map of {self.files[index]} has shape "
+                                      f"{sal.shape}, the image {img.shape[:2]}")
         c = self.crop_size
         h, w = img.shape[:2]
         if h < c or w < c:  # reflect-pad small images up to the crop size
@@ -97,7 +111,11 @@ class ImageFolderDataModule(pl.LightningDataModule):
         val_dirs: folder(s) of validation images; if omitted, ``val_fraction`` of the training
             files (chosen by a hash of the file name, so stable) is held out.
         crop_size: side of the square crops.
-        saliency: ``"none"`` or ``"classic"`` (spectral-residual map added to each batch).
+        saliency: map added to each batch: ``"none"``, ``"classic"`` (spectral residual) or
+            ``"learned"`` (the saliency package's model, as ``--saliency auto`` uses when
+            encoding; precomputed once per file into ``saliency_cache``).
+        saliency_model: model name or weights path for ``"learned"``.
+        saliency_cache: folder of the precomputed maps (default: the user cache folder).
     """
 
     def __init__(
@@ -110,12 +128,17 @@ class ImageFolderDataModule(pl.LightningDataModule):
         val_fraction: float = 0.05,
         val_batch_size: int | None = None,
         saliency: str = "none",
+        saliency_model: str = "saliency",
+        saliency_cache: str | None = None,
         seed: int = 0,
     ) -> None:
         super().__init__()
         self.train_dirs, self.val_dirs = train_dirs, val_dirs
         self.crop_size, self.batch_size, self.num_workers = crop_size, batch_size, num_workers
+        if saliency not in SALIENCY_SOURCES:
+            raise UserFacingError(f"saliency must be one of {SALIENCY_SOURCES}, got {saliency!r}")
         self.val_fraction, self.saliency, self.seed = val_fraction, saliency, seed
+        self.saliency_model, self.saliency_cache = saliency_model, saliency_cache
         self.val_batch_size = val_batch_size or batch_size
         self.train_set: RandomCropDataset | None = None
         self.val_set: RandomCropDataset | None = None
@@ -129,8 +152,16 @@ class ImageFolderDataModule(pl.LightningDataModule):
             train_files = [p for p in files if p not in set(val_files)]
         if not train_files:
             raise UserFacingError(f"no training images found in {self.train_dirs}")
-        self.train_set = RandomCropDataset(train_files, self.crop_size, True, self.saliency)
-        self.val_set = RandomCropDataset(val_files, self.crop_size, False, self.saliency)
+        train_maps = val_maps = None
+        if self.saliency == "learned":
+            from perceptual_codec.saliency_cache import precompute_maps
+
+            maps = precompute_maps([*train_files, *val_files], self.saliency_cache,
+                                   self.saliency_model)
+            train_maps, val_maps = maps[: len(train_files)], maps[len(train_files):]
+        self.train_set = RandomCropDataset(train_files, self.crop_size, True, self.saliency,
+                                           train_maps)
+        self.val_set = RandomCropDataset(val_files, self.crop_size, False, self.saliency, val_maps)
 
     def _loader(self, ds: Dataset, batch_size: int, shuffle: bool) -> DataLoader:
         return DataLoader(

@@ -8,6 +8,7 @@ manual optimisation compatible with DDP (one backward per forward, no unused par
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Sequence
 
 import pytorch_lightning as pl
@@ -15,6 +16,7 @@ import torch
 from compressai.models import CompressionModel
 from torch import Tensor, nn
 
+from .core.errors import UserFacingError
 from .losses import RateDistortionLoss
 
 
@@ -31,6 +33,12 @@ class LitCodec(pl.LightningModule):
             in ``lr_decay_steps`` (read from the config on resume, so a schedule can be
             extended).
         clip_max_norm: gradient clipping of the main parameters (0 = off).
+        init_from: a training checkpoint (``.ckpt``) of the same architecture to start from
+            (weights only; the optimiser starts fresh). When its lambda ladder differs from
+            this run's, the per-quality gains are interpolated in log-lambda
+            (:func:`~perceptual_codec.models.hyperprior.interpolate_log_gains`), so a trained
+            model can be moved to a new rate ladder. Ignored in effect on resume, where the
+            run's own checkpoint is loaded over it.
     """
 
     def __init__(
@@ -44,15 +52,46 @@ class LitCodec(pl.LightningModule):
         lr_decay_steps: Sequence[int] = (),
         lr_decay: float = 0.1,
         clip_max_norm: float = 1.0,
+        init_from: str | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["model", "loss", "saliency_model"])
         self.automatic_optimization = False
         self.model, self.loss, self.saliency_model = model, loss, saliency_model
+        if init_from:
+            self._init_from(init_from)
         if saliency_model is not None:
             saliency_model.eval()
             for p in saliency_model.parameters():
                 p.requires_grad_(False)
+
+    def _init_from(self, path: str) -> None:
+        from perceptual_codec.models.hyperprior import interpolate_log_gains
+
+        try:
+            ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        except (OSError, RuntimeError, pickle.UnpicklingError, EOFError) as exc:
+            raise UserFacingError(f"init_from: cannot read {path}: {exc}") from exc
+        if not isinstance(ckpt, dict) or "state_dict" not in ckpt or "codec_config" not in ckpt:
+            raise UserFacingError(f"init_from: {path} is not a codec training checkpoint")
+        want = getattr(self.model, "config", dict)()
+        got = ckpt["codec_config"]
+        same = {k: v for k, v in want.get("kwargs", {}).items() if k != "num_qualities"}
+        got_same = {k: v for k, v in got.get("kwargs", {}).items() if k != "num_qualities"}
+        if got.get("architecture") != want.get("architecture") or got_same != same:
+            raise UserFacingError(f"init_from: {path} was trained as {got}, this run is {want}")
+        sd = ckpt["state_dict"]
+        state = {k[len("model."):]: v for k, v in sd.items() if k.startswith("model.")}
+        src, dst = sd.get("loss.lmbdas"), self.loss.lmbdas
+        if "log_gain" in state and src is not None and not (
+            src.shape == dst.shape and torch.allclose(src, dst)
+        ):
+            for key in ("log_gain", "log_inv_gain"):
+                state[key] = interpolate_log_gains(state[key], src, dst)
+        elif "log_gain" in state and state["log_gain"].shape[0] != dst.numel():
+            raise UserFacingError(f"init_from: {path} has {state['log_gain'].shape[0]} "
+                                  f"qualities and no lambda ladder to map them to {dst.numel()}")
+        self.model.load_state_dict(state)
 
     @property
     def num_qualities(self) -> int:

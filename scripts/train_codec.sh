@@ -15,12 +15,16 @@ RUNS=${RUNS:-../runs/codec}
 PROFILE=${PROFILE:-cpu}
 EXPORT=${EXPORT:-1}
 
-train() {  # run-name weights-file config [fit args...]
-    local name=$1 weights=$2 config=$3
+fit() {  # run-name config [fit args...]
+    local name=$1 config=$2
     echo "== $name: $config -> $RUNS/$name"
     $PYTHON -m perceptual_codec.commands.train_codec fit \
         --config "perceptual_codec/configs/$config" \
-        --run_dir "$RUNS/$name" --ckpt_path last "${@:4}"
+        --run_dir "$RUNS/$name" --ckpt_path last "${@:3}"
+}
+
+export_weights() {  # run-name weights-file
+    local name=$1 weights=$2
     if [ "$EXPORT" = 1 ]; then
         $PYTHON -m perceptual_codec.commands.train_codec export \
             "$RUNS/$name/checkpoints/last.ckpt" -o "perceptual_codec/weights/$weights"
@@ -28,10 +32,20 @@ train() {  # run-name weights-file config [fit args...]
 }
 
 if [ "$PROFILE" = cpu ]; then
-    train sal-mshp-cpu sal_mshp.pt codec_sal_mshp_cpu.yaml "$@"
-    train mse-cpu mse_mshp.pt codec_mse_cpu.yaml "$@"
+    # Stage 1 (15,000 steps, lr 1e-3 then 1e-4), then stage 2 from its step-15,000 weights
+    # on the wider lambda ladder (and, for sal-mshp, the learned saliency maps).
+    fit sal-mshp-cpu codec_sal_mshp_cpu.yaml "$@"
+    fit sal-mshp-cpu-stage2 codec_sal_mshp_cpu_stage2.yaml \
+        --model.init_from "$RUNS/sal-mshp-cpu/checkpoints/step0015000.ckpt" "$@"
+    export_weights sal-mshp-cpu-stage2 sal_mshp.pt
+    fit mse-cpu codec_mse_cpu.yaml "$@"
+    fit mse-cpu-stage2 codec_mse_cpu_stage2.yaml \
+        --model.init_from "$RUNS/mse-cpu/checkpoints/step0015000.ckpt" "$@"
+    export_weights mse-cpu-stage2 mse_mshp.pt
 else
-    train sal-mshp sal_mshp.pt codec_sal_mshp.yaml "$@"
-    train mse-mshp mse_mshp.pt codec_mse.yaml "$@"
+    fit sal-mshp codec_sal_mshp.yaml "$@"
+    export_weights sal-mshp sal_mshp.pt
+    fit mse-mshp codec_mse.yaml "$@"
+    export_weights mse-mshp mse_mshp.pt
 fi
 echo "Update the sha256 values in perceptual_codec/zoo.py (printed above) and the model card."

@@ -143,6 +143,20 @@ def test_project_codecs_round_trip_when_their_weights_exist(spec: str, tmp_path:
     assert r.data == codec.encode(image, codec.qualities[-1])  # deterministic encoder
 
 
+def test_project_codec_saliency_option() -> None:
+    codec = parse_codec_spec("pcodec:model=sal-mshp:saliency=classic")
+    assert codec.label == "pcodec-sal-mshp-sal-classic"
+    assert codec.options == {"model": "sal-mshp", "saliency": "classic"}
+    # the default keeps the options (and so the cache keys) of runs made without the option
+    assert parse_codec_spec("pcodec:model=sal-mshp").options == {"model": "sal-mshp"}
+    assert parse_codec_spec("pcodec:model=sal-mshp:saliency=classic").config_id() != \
+        parse_codec_spec("pcodec:model=sal-mshp").config_id()
+    with pytest.raises(UserFacingError, match="saliency must be"):
+        parse_codec_spec("pcodec:saliency=fixations")
+    with pytest.raises(UserFacingError, match="takes no saliency"):
+        parse_codec_spec("sandwich-jpeg:saliency=none")
+
+
 def test_project_codec_names_unknown_models() -> None:
     ok, why = parse_codec_spec("pcodec:model=no-such-model").available()
     assert not ok and "no-such-model" in why

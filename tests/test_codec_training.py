@@ -14,10 +14,12 @@ import torch
 from PIL import Image
 from skimage import data as skdata
 
+from perceptual_codec.core.errors import UserFacingError
 from perceptual_codec.data import ImageFolderDataModule
 from perceptual_codec.lightning_codec import LitCodec
 from perceptual_codec.losses import RateDistortionLoss, msssim_per_image, saliency_weights
 from perceptual_codec.models import SaliencyMeanScaleHyperprior
+from perceptual_codec.models.hyperprior import interpolate_log_gains
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -38,6 +40,62 @@ def test_datamodule_batches(image_dir):
     batch = next(iter(dm.train_dataloader()))
     assert batch["image"].shape == (2, 3, 64, 64) and batch["saliency"].shape == (2, 1, 64, 64)
     assert 0 <= batch["saliency"].min() and batch["saliency"].max() <= 1
+
+
+def test_datamodule_learned_saliency_maps_are_cached(image_dir, tmp_path):
+    cache = tmp_path / "maps"
+    dm = ImageFolderDataModule(str(image_dir), crop_size=64, batch_size=2, num_workers=0,
+                               saliency="learned", saliency_model="center",
+                               saliency_cache=str(cache), val_fraction=0.3)
+    dm.setup()
+    stored = sorted(cache.rglob("*.npy"))
+    assert len(stored) == 4
+    stamps = [p.stat().st_mtime_ns for p in stored]
+    batch = next(iter(dm.train_dataloader()))
+    assert batch["saliency"].shape == (2, 1, 64, 64)
+    # the centre prior peaks mid-image: a centre crop of the map is brighter than its corner
+    full = np.load(stored[0])
+    h, w = full.shape
+    assert full[h // 2, w // 2] > full[0, 0]
+    dm.setup()  # second run reuses the stored maps
+    assert [p.stat().st_mtime_ns for p in sorted(cache.rglob("*.npy"))] == stamps
+    with pytest.raises(UserFacingError, match="saliency must be one of"):
+        ImageFolderDataModule(str(image_dir), saliency="fixations")
+
+
+def test_interpolate_log_gains_between_and_beyond_the_ladder():
+    g = torch.tensor([[0.0, 1.0], [1.0, 3.0], [3.0, 3.0]])
+    src = torch.tensor([0.001, 0.01, 0.1])
+    assert torch.allclose(interpolate_log_gains(g, src, src), g)
+    mid = interpolate_log_gains(g, src, torch.tensor([0.001 * 10**0.5, 0.01 * 10**0.5]))
+    assert torch.allclose(mid, torch.tensor([[0.5, 2.0], [2.0, 3.0]]), atol=1e-6)
+    below = interpolate_log_gains(g, src, torch.tensor([0.0001]))  # extends the first pair
+    assert torch.allclose(below, torch.tensor([[-1.0, -1.0]]), atol=1e-6)
+    with pytest.raises(ValueError, match="increase"):
+        interpolate_log_gains(g, src.flip(0), src)
+
+
+def test_init_from_moves_a_model_to_a_new_ladder(tmp_path):
+    torch.manual_seed(0)
+    src_model = SaliencyMeanScaleHyperprior(N=8, M=12, num_qualities=3)
+    src_loss = RateDistortionLoss(lmbdas=[0.001, 0.01, 0.1])
+    src = LitCodec(src_model, src_loss)
+    ckpt = tmp_path / "src.ckpt"
+    torch.save({"state_dict": src.state_dict(), "codec_config": src_model.config()}, ckpt)
+    new = LitCodec(SaliencyMeanScaleHyperprior(N=8, M=12, num_qualities=2),
+                   RateDistortionLoss(lmbdas=[0.001, 0.1]), init_from=str(ckpt))
+    assert torch.equal(new.model.g_s[0].weight, src_model.g_s[0].weight)
+    assert torch.allclose(new.model.log_gain, src_model.log_gain[[0, 2]])
+    same = LitCodec(SaliencyMeanScaleHyperprior(N=8, M=12, num_qualities=3),
+                    RateDistortionLoss(lmbdas=[0.001, 0.01, 0.1]), init_from=str(ckpt))
+    assert torch.equal(same.model.log_inv_gain, src_model.log_inv_gain)
+    with pytest.raises(UserFacingError, match="was trained as"):
+        LitCodec(SaliencyMeanScaleHyperprior(N=16, M=12, num_qualities=3), src_loss,
+                 init_from=str(ckpt))
+    bad = tmp_path / "bad.ckpt"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(UserFacingError, match="cannot read"):
+        LitCodec(src_model, src_loss, init_from=str(bad))
 
 
 def test_loss_terms_and_weighting():
@@ -173,6 +231,17 @@ def test_cli_fit_resume_and_export(image_dir, tmp_path):
     img = np.ascontiguousarray(skdata.coffee()[:64, :96])
     assert api.decompress(api.compress(img, model=m, quality=2), model=m).shape == img.shape
 
+    # a second stage on another lambda ladder, started from the first run's weights
+    stage2 = ["fit", "--config", str(cfg), "--run_dir", str(tmp_path / "stage2"),
+              "--model.init_from", str(run / "checkpoints" / "last.ckpt"),
+              "--model.loss.init_args.lmbdas", "[0.005, 0.04]", "--trainer.max_steps", "1",
+              "--trainer.limit_val_batches", "0"]
+    r = _run_cli(stage2, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    ckpt2 = torch.load(tmp_path / "stage2" / "checkpoints" / "last.ckpt", weights_only=True)
+    assert ckpt2["global_step"] == 1
+    assert ckpt2["state_dict"]["loss.lmbdas"].tolist() == pytest.approx([0.005, 0.04])
+
 
 @pytest.mark.slow
 def test_ddp_two_cpu_processes(image_dir, tmp_path):
@@ -183,3 +252,18 @@ def test_ddp_two_cpu_processes(image_dir, tmp_path):
     assert r.returncode == 0, r.stderr[-3000:]
     ckpt = torch.load(tmp_path / "ddp" / "checkpoints" / "last.ckpt", weights_only=True)
     assert ckpt["global_step"] == 2
+
+
+@pytest.mark.parametrize(
+    "config", sorted((REPO / "perceptual_codec" / "configs").glob("codec_*.yaml")),
+    ids=lambda p: p.name,
+)
+def test_shipped_codec_configs_parse(config, capsys):
+    from perceptual_codec.commands.train_codec import main as train_main
+
+    with pytest.raises(SystemExit) as exit_info:
+        train_main(["fit", "--config", str(config), "--print_config"])
+    assert exit_info.value.code in (0, None)
+    printed = capsys.readouterr().out
+    assert "class_path: perceptual_codec.models.SaliencyMeanScaleHyperprior" in printed
+    assert "lmbdas:" in printed

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.codecs.base import CodecAdapter
+from perceptual_codec.core.errors import UserFacingError
 
 
 def _api() -> Any:
@@ -37,7 +38,9 @@ def _zoo_rows() -> dict[str, dict]:
 
 class ProjectCodec(CodecAdapter):
     """``perceptual_codec.api.compress(image, model=..., quality=...)``; the file is the
-    project's container (header, CRC and all). The quality is the model's level (1..5)."""
+    project's container (header, CRC and all). The quality is the model's level (1..5).
+    ``saliency=auto|classic|none`` picks the encoder's map (``--saliency``; default auto), to
+    measure what the conditioning map changes."""
 
     name = "pcodec"
     extension = ".pcc"
@@ -45,13 +48,24 @@ class ProjectCodec(CodecAdapter):
     default_model: str | None = None
 
     def __init__(self, qualities: Any = None, label: str | None = None,
-                 model: str | None = None) -> None:
+                 model: str | None = None, saliency: str | None = None) -> None:
+        auto_label = label is None
         if label is None and model is not None and model != self.default_model:
             label = model if self.default_model else f"{self.name}-{model}"
+        if saliency is not None:
+            if self.default_model is not None:
+                raise UserFacingError(f"{self.name} takes no saliency option")
+            if saliency not in ("auto", "classic", "none"):
+                raise UserFacingError(f"{self.name}: saliency must be auto, classic or none, "
+                                      f"not {saliency!r}")
+            if auto_label and saliency != "auto":
+                label = f"{label or self.name}-sal-{saliency}"
         model = model or self.default_model
         super().__init__(qualities, label)
-        self.model = model
+        self.model, self.saliency = model, saliency
         self.options = {"model": model}
+        if saliency is not None:  # only when given, so existing cache keys stay valid
+            self.options["saliency"] = saliency
 
     def available(self) -> tuple[bool, str]:
         try:
@@ -75,6 +89,8 @@ class ProjectCodec(CodecAdapter):
 
     def settings(self) -> dict[str, Any]:
         out: dict[str, Any] = {"model": self.model}
+        if self.saliency is not None:
+            out["saliency"] = self.saliency
         try:  # the weights' identity, so retrained models are never mixed with cached results
             out["weights"] = self._weights_id()
         except Exception:  # noqa: BLE001 - unavailable models have no id
@@ -109,6 +125,8 @@ class ProjectCodec(CodecAdapter):
         kwargs: dict[str, Any] = {"quality": quality}
         if self.model is not None:
             kwargs["model"] = self.model
+        if self.saliency is not None:
+            kwargs["saliency"] = self.saliency
         return bytes(_api().compress(image, **kwargs))
 
     def decode(self, data: bytes) -> np.ndarray:

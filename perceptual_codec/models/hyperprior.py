@@ -43,6 +43,27 @@ QualityArg = int | Tensor
 SCALE_TABLE_LEVELS = 256
 
 
+def interpolate_log_gains(log_gain: Tensor, src_lmbdas: Tensor, dst_lmbdas: Tensor) -> Tensor:
+    """Per-quality log-gain rows for a new lambda ladder.
+
+    Rows are interpolated linearly in ``log(lambda)`` between the two nearest trained
+    qualities, and extrapolated from the end pair outside the trained range: Cui et al.'s
+    exponential interpolation of gain vectors (CVPR 2021), used here to start a run on a
+    new ladder from a model trained on another one. ``src_lmbdas`` must increase.
+    """
+    src = torch.as_tensor(src_lmbdas, dtype=torch.float64).log()
+    dst = torch.as_tensor(dst_lmbdas, dtype=torch.float64).log()
+    if src.ndim != 1 or src.numel() != log_gain.shape[0]:
+        raise ValueError(f"{log_gain.shape[0]} gain rows but {src.numel()} source lambdas")
+    if src.numel() == 1:
+        return log_gain[:1].expand(dst.numel(), -1).clone()
+    if not bool((src[1:] > src[:-1]).all()):
+        raise ValueError("source lambdas must increase")
+    i = (torch.searchsorted(src, dst, right=True) - 1).clamp(0, src.numel() - 2)
+    t = ((dst - src[i]) / (src[i + 1] - src[i])).to(log_gain.dtype)[:, None]
+    return (1 - t) * log_gain[i] + t * log_gain[i + 1]
+
+
 class SaliencyModulation(nn.Module):
     """Spatial affine modulation of features by a (downsampled) saliency map.
 
