@@ -38,7 +38,7 @@ MODELS: dict[str, ZooEntry] = {
     "sal-mshp": ZooEntry(
         architecture="sal-mshp",
         filename="sal_mshp.pt",
-        sha256="33cc55f21c3927309e51dde6b8ab1cb265b7d39fe3d2456dd80518da5d329c2a",
+        sha256="085773b7e1b8ec45613ae4d66adc1eca3594801d7198da5d44f5b42ec0259553",
         qualities=5,
         default_quality=3,
         description="saliency-conditioned mean-scale hyperprior (default), 5 qualities",
@@ -46,7 +46,7 @@ MODELS: dict[str, ZooEntry] = {
     "mse-mshp": ZooEntry(
         architecture="sal-mshp",
         filename="mse_mshp.pt",
-        sha256="13675a0e9dc5a718dc9cd419cf23f8582edbdace61cca180aa922edf56390f2a",
+        sha256="6f05eb0f10497140a948b14d21a98eeba17daa3b184336875e74f129a8c7b6eb",
         qualities=5,
         default_quality=3,
         description="ablation: same network without saliency, plain MSE loss",
