@@ -19,27 +19,18 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-import torch
 from PIL import Image
 from tqdm.auto import tqdm
 
 from perceptual_codec.core.atomic import atomic_write_bytes
 from perceptual_codec.core.errors import UserFacingError
+from perceptual_codec.zoo import state_digest
 
 
 def default_cache_dir() -> Path:
     """``$XDG_CACHE_HOME/perceptual_codec/saliency_maps`` (``~/.cache`` by default)."""
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "perceptual_codec" / "saliency_maps"
-
-
-def model_digest(model: torch.nn.Module) -> str:
-    """Short digest of a model's parameters and buffers (its identity for the cache)."""
-    h = hashlib.sha256()
-    for name, t in sorted(model.state_dict().items()):
-        h.update(name.encode())
-        h.update(t.detach().cpu().contiguous().numpy().tobytes())
-    return h.hexdigest()[:16]
 
 
 def map_path(cache_dir: Path, image: Path, digest: str) -> Path:
@@ -70,7 +61,7 @@ def precompute_maps(
     except (UserFacingError, FileNotFoundError, KeyError, ValueError) as exc:
         raise UserFacingError(f"saliency='learned' needs the saliency model {model!r}: {exc}") from exc
     root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    digest = model_digest(net)
+    digest = state_digest(net).hex()
     paths = [map_path(root, Path(f), digest) for f in files]
     todo = [(f, p) for f, p in zip(files, paths, strict=True) if not p.is_file()]
     for f, p in tqdm(todo, desc="saliency maps", disable=not progress or not todo):
