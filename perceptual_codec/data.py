@@ -43,6 +43,12 @@ def _held_out(path: Path, fraction: float, seed: int) -> bool:
     return int.from_bytes(digest[:4], "big") / 2**32 < fraction
 
 
+def load_rgb(path: Path) -> np.ndarray:
+    """A training image as ``HxWx3`` uint8 RGB (also what its stored saliency map is made of)."""
+    with Image.open(path) as im:
+        return np.asarray(im.convert("RGB"))
+
+
 class RandomCropDataset(Dataset):
     """Image files -> crops of ``crop_size`` (random + flip when ``train``, centre otherwise)."""
 
@@ -60,12 +66,8 @@ class RandomCropDataset(Dataset):
     def __len__(self) -> int:
         return len(self.files)
 
-    def _load(self, path: Path) -> np.ndarray:
-        with Image.open(path) as im:
-            return np.asarray(im.convert("RGB"))
-
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        img = self._load(self.files[index])
+        img = load_rgb(self.files[index])
         sal = None
         if self.saliency == "classic":
             from perceptual_codec.models.saliency_maps import classic_saliency

@@ -74,11 +74,13 @@ class LitCodec(pl.LightningModule):
             raise UserFacingError(f"init_from: cannot read {path}: {exc}") from exc
         if not isinstance(ckpt, dict) or "state_dict" not in ckpt or "codec_config" not in ckpt:
             raise UserFacingError(f"init_from: {path} is not a codec training checkpoint")
-        want = getattr(self.model, "config", dict)()
-        got = ckpt["codec_config"]
-        same = {k: v for k, v in want.get("kwargs", {}).items() if k != "num_qualities"}
-        got_same = {k: v for k, v in got.get("kwargs", {}).items() if k != "num_qualities"}
-        if got.get("architecture") != want.get("architecture") or got_same != same:
+        want, got = getattr(self.model, "config", dict)(), ckpt["codec_config"]
+
+        def shape(cfg: dict) -> tuple:  # the ladder length may differ; nothing else may
+            kwargs = cfg.get("kwargs", {})
+            return cfg.get("architecture"), {k: v for k, v in kwargs.items() if k != "num_qualities"}
+
+        if shape(got) != shape(want):
             raise UserFacingError(f"init_from: {path} was trained as {got}, this run is {want}")
         sd = ckpt["state_dict"]
         state = {k[len("model."):]: v for k, v in sd.items() if k.startswith("model.")}

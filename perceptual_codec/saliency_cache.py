@@ -19,7 +19,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 from tqdm.auto import tqdm
 
 from perceptual_codec.core.atomic import atomic_write_bytes
@@ -55,6 +54,7 @@ def precompute_maps(
     ``model`` is a :func:`saliency.load_model` name or weights path.
     """
     import saliency as saliency_pkg
+    from perceptual_codec.data import load_rgb
 
     try:
         net = saliency_pkg.load_model(model)
@@ -65,8 +65,7 @@ def precompute_maps(
     paths = [map_path(root, Path(f), digest) for f in files]
     todo = [(f, p) for f, p in zip(files, paths, strict=True) if not p.is_file()]
     for f, p in tqdm(todo, desc="saliency maps", disable=not progress or not todo):
-        with Image.open(f) as im:
-            img = np.asarray(im.convert("RGB"))
+        img = load_rgb(Path(f))
         sal = np.asarray(net.predict(img), np.float32)
         if sal.shape != img.shape[:2]:
             raise UserFacingError(f"saliency model returned {sal.shape} for {f} ({img.shape[:2]})")
